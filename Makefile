@@ -1,0 +1,49 @@
+# hw1: the two commands a new user runs are `make run` and `make test`.
+#   make run                 execute every notebook in place under the full profile
+#   make run PROFILE=smoke   the same in seconds, on the bundled digits, into .smoke/
+#   make test                ruff, unit tests, and the notebooks under nbval (smoke profile)
+#   make figures             re-render every figure from the run store, without training
+#   make bench               the benchmark suite (not part of make test)
+PROFILE ?= full
+VENV := .venv
+BIN := $(VENV)/bin
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+SCRATCH := .smoke
+
+.PHONY: venv run test figures bench clean-smoke
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+run: export TQDM_DISABLE = 1
+run: venv
+ifeq ($(PROFILE),smoke)
+	mkdir -p $(SCRATCH)/notebooks
+	HW1_PROFILE=smoke $(BIN)/jupyter nbconvert --to notebook --execute \
+	  --ExecutePreprocessor.timeout=-1 --output-dir $(SCRATCH)/notebooks $(NOTEBOOKS)
+else ifeq ($(PROFILE),full)
+	HW1_PROFILE=full $(BIN)/jupyter nbconvert --to notebook --execute \
+	  --ExecutePreprocessor.timeout=-1 --inplace $(NOTEBOOKS)
+else
+	@echo "PROFILE=$(PROFILE) is not a profile; use PROFILE=full (default) or PROFILE=smoke" >&2
+	@exit 2
+endif
+
+test: export TQDM_DISABLE = 1
+test: venv
+	$(BIN)/ruff check src tests notebooks
+	$(BIN)/pytest tests/
+	HW1_PROFILE=smoke HW1_RERUN=1 $(BIN)/pytest --nbval-lax notebooks/
+
+figures: venv
+	HW1_STORE_ONLY=1 $(BIN)/python -m hw1.figures
+
+bench: venv
+	$(BIN)/python benchmarks/run.py
+
+clean-smoke:
+	rm -rf $(SCRATCH)

@@ -1,0 +1,163 @@
+"""Many copies of one architecture trained at once (``torch.func`` stacked ensemble).
+
+``stack_module_state`` stacks the copies' parameters along a new leading axis of size R, and
+``vmap`` over ``functional_call`` evaluates all R models in one call. The summed loss has, for
+each copy, exactly that copy's own gradient, and Adam/SGD act elementwise, so training the
+stack equals R separate runs (each with its own seed-driven batch order), only faster.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+from tqdm.auto import tqdm
+
+from hw1.config import device as default_device
+from hw1.training import History, loss_function, make_optimizer
+
+
+class Ensemble:
+    """R models of one architecture with stacked parameters.
+
+    Args:
+        models: R models of identical structure and no buffers (no BatchNorm).
+    """
+
+    def __init__(self, models: Sequence[nn.Module]):
+        if len(models) == 0:
+            raise ValueError("an ensemble needs at least one model")
+        shapes = [tuple((n, p.shape) for n, p in m.named_parameters()) for m in models]
+        if any(s != shapes[0] for s in shapes):
+            raise ValueError("ensemble models must share one architecture")
+        if any(True for m in models for _ in m.buffers()):
+            raise ValueError("ensemble models must have no buffers (BatchNorm is not supported)")
+        params, _ = stack_module_state(list(models))
+        self.params: dict[str, torch.Tensor] = {k: v.detach().clone().requires_grad_(True)
+                                                for k, v in params.items()}
+        self.base = copy.deepcopy(models[0]).to("meta")
+        self.size = len(models)
+
+    def _call(self, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        return functional_call(self.base, params, (x,))
+
+    def forward_shared(self, x: torch.Tensor) -> torch.Tensor:
+        """All models on the same inputs ``(N, ...)``: outputs ``(R, N, K)``."""
+        return vmap(self._call, in_dims=(0, None))(self.params, x)
+
+    def forward_each(self, x: torch.Tensor) -> torch.Tensor:
+        """Model r on inputs ``x[r]``; ``x`` is ``(R, N, ...)``, outputs ``(R, N, K)``."""
+        return vmap(self._call, in_dims=(0, 0))(self.params, x)
+
+    def flat_params(self) -> torch.Tensor:
+        """All parameters of each model flattened in ``parameters()`` order: ``(R, P)``."""
+        return torch.cat([p.detach().reshape(self.size, -1) for p in self.params.values()], 1)
+
+    def to(self, dev: torch.device) -> Ensemble:
+        self.params = {k: v.detach().to(dev).requires_grad_(True) for k, v in self.params.items()}
+        return self
+
+    def models(self) -> list[nn.Module]:
+        """Unstack into R ordinary modules (copies; on the CPU)."""
+        out = []
+        for r in range(self.size):
+            m = copy.deepcopy(self.base).to_empty(device="cpu")
+            with torch.no_grad():
+                for name, p in m.named_parameters():
+                    p.copy_(self.params[name][r].detach().cpu())
+            out.append(m.eval())
+        return out
+
+
+@torch.no_grad()
+def evaluate_ensemble(ens: Ensemble, loss_fn: Callable, x: torch.Tensor, y: torch.Tensor,
+                      chunk: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-model mean loss and accuracy on shared data: two ``(R,)`` tensors (acc NaN for MSE)."""
+    per_model = vmap(loss_fn, in_dims=(0, None))
+    total = torch.zeros(ens.size, dtype=torch.float64)
+    correct = torch.zeros(ens.size, dtype=torch.float64)
+    classify = not torch.is_floating_point(y)
+    for start in range(0, len(x), chunk):
+        xb, yb = x[start:start + chunk], y[start:start + chunk]
+        out = ens.forward_shared(xb)
+        total += per_model(out, yb).double().cpu() * len(xb)
+        if classify:
+            correct += (out.argmax(-1) == yb).sum(1).double().cpu()
+    acc = correct / len(x) if classify else torch.full((ens.size,), math.nan)
+    return total / len(x), acc
+
+
+def train_ensemble(models: Sequence[nn.Module], x_train: torch.Tensor, y_train: torch.Tensor,
+                   x_test: torch.Tensor | None = None, y_test: torch.Tensor | None = None, *,
+                   epochs: int, batch_size: int, lr: float, seeds: Sequence[int],
+                   optimizer: str = "adam", loss: str = "cross_entropy",
+                   on_epoch_end: Callable[[int, Ensemble, list[History]], None] | None = None,
+                   device: torch.device | None = None, desc: str | None = None,
+                   ) -> tuple[list[History], Ensemble]:
+    """Train R models at once; equal to ``train(models[r], ..., seed=seeds[r])`` for each r.
+
+    Args:
+        models: R untrained models of one architecture (their initial weights are used).
+        x_train, y_train, x_test, y_test: shared data, as for :func:`hw1.training.train`.
+        epochs, batch_size, lr, optimizer, loss: as for :func:`hw1.training.train`.
+        seeds: R seeds; seed r drives model r's batch order.
+        on_epoch_end: called as ``f(epoch, ensemble, histories)`` after epoch 0 and each epoch.
+
+    Returns:
+        ``(histories, ensemble)``: one :class:`History` per model, and the trained ensemble.
+
+    Raises:
+        FloatingPointError: when any model's loss becomes NaN or infinite.
+    """
+    if len(seeds) != len(models):
+        raise ValueError(f"need one seed per model: {len(models)} models, {len(seeds)} seeds")
+    if not isinstance(epochs, int) or epochs <= 0:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    dev = device or default_device()
+    ens = Ensemble(models).to(dev)
+    x_train, y_train = x_train.to(dev), y_train.to(dev)
+    has_test = x_test is not None and y_test is not None
+    if has_test:
+        x_test, y_test = x_test.to(dev), y_test.to(dev)
+    loss_fn = loss_function(loss)
+    opt = make_optimizer(optimizer, list(ens.params.values()), lr)
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
+    hists = [History() for _ in models]
+    n = len(x_train)
+    per_model_loss = vmap(lambda p, xb, yb: loss_fn(ens._call(p, xb), yb))
+
+    def record(epoch: int) -> None:
+        tr = evaluate_ensemble(ens, loss_fn, x_train, y_train)
+        te = (evaluate_ensemble(ens, loss_fn, x_test, y_test) if has_test
+              else (torch.full((ens.size,), math.nan),) * 2)
+        for r, h in enumerate(hists):
+            h.epoch.append(epoch)
+            h.train_loss.append(tr[0][r].item())
+            h.train_acc.append(tr[1][r].item())
+            h.test_loss.append(te[0][r].item())
+            h.test_acc.append(te[1][r].item())
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, ens, hists)
+
+    record(0)
+    for epoch in tqdm(range(1, epochs + 1), desc=desc or "training ensemble", leave=False):
+        order = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(dev)  # (R, N)
+        for step, start in enumerate(range(0, n, batch_size)):
+            idx = order[:, start:start + batch_size]
+            opt.zero_grad(set_to_none=True)
+            losses = per_model_loss(ens.params, x_train[idx], y_train[idx])  # (R,)
+            if not torch.isfinite(losses).all():
+                bad = torch.nonzero(~torch.isfinite(losses)).flatten().tolist()
+                raise FloatingPointError(
+                    f"training diverged: loss of model(s) {bad} is not finite at epoch {epoch}, "
+                    f"step {step} (lr={lr}); lower the learning rate or check the data.")
+            losses.sum().backward()
+            opt.step()
+        record(epoch)
+    return hists, ens

@@ -1,0 +1,161 @@
+"""Gradient norm, the exact Hessian, the minimal ratio and the top Hessian eigenvalue.
+
+All take ``loss_fn(output, target) -> scalar`` and the data ``X, y`` the loss is over, put
+the model in eval mode and restore its mode after. Parameters are flattened in
+``model.parameters()`` order.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.func import grad, jacrev
+
+from hw1.metrics._common import LossFn, eval_mode, flat_loss
+
+#: Largest Hessian :func:`hessian` builds (float64 entries, bytes). Above this it refuses and
+#: points to :func:`top_hessian_eigenvalue`.
+HESSIAN_MEMORY_LIMIT = 2 * 1024**3
+
+
+def gradient_norm(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor) -> float:
+    """Global L2 norm of dL/dθ over all parameters, L = loss_fn(model(X), y).
+
+    Args:
+        model: the network.
+        loss_fn: returns a scalar loss.
+        X: inputs ``(N, ...)``; y: targets ``(N, ...)``.
+    """
+    with eval_mode(model):
+        params = [p for p in model.parameters() if p.requires_grad]
+        loss = loss_fn(model(X), y)
+        grads = torch.autograd.grad(loss, params)
+    return math.sqrt(sum(float((g.double() ** 2).sum()) for g in grads))
+
+
+def _check_hessian_size(n_params: int) -> None:
+    need = n_params * n_params * 8
+    if need > HESSIAN_MEMORY_LIMIT:
+        raise MemoryError(
+            f"the full Hessian of this model is {n_params} x {n_params} "
+            f"({need / 1024**3:.1f} GiB in float64), beyond the "
+            f"{HESSIAN_MEMORY_LIMIT / 1024**3:.0f} GiB limit; use "
+            "hw1.metrics.top_hessian_eigenvalue (Hessian-vector products) instead.")
+
+
+def hessian(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor,
+            chunk_size: int = 128) -> torch.Tensor:
+    """The full P x P Hessian of L over all parameters, in float64, cross-layer blocks included.
+
+    Computed as the Jacobian of the gradient (reverse over reverse, which supports every
+    op that double backward does), ``chunk_size`` rows at a time (vmapped), in float64.
+
+    Args:
+        model: the network (P parameters).
+        loss_fn, X, y: L = loss_fn(model(X), y).
+        chunk_size: columns per vmapped batch (memory vs speed).
+
+    Returns:
+        ``(P, P)`` float64 symmetric tensor.
+
+    Raises:
+        MemoryError: when P x P float64 entries exceed :data:`HESSIAN_MEMORY_LIMIT`.
+    """
+    n_params = sum(p.numel() for p in model.parameters())
+    _check_hessian_size(n_params)
+    with eval_mode(model):
+        f, theta = flat_loss(model, loss_fn, X, y, dtype=torch.float64)
+        H = jacrev(grad(f), chunk_size=chunk_size)(theta)
+    return (H + H.T) / 2  # symmetric up to rounding; make it exactly so
+
+
+def default_tolerance(eigenvalues: torch.Tensor) -> float:
+    """Numerical-zero threshold for a Hessian spectrum: ``P * eps(float64) * max|λ|``.
+
+    Eigenvalues of a float64 symmetric solver are accurate to about ``eps * ||H||`` each
+    (and the Hessian entries themselves carry rounding of that order), so anything within
+    ``P * eps * max|λ|`` of zero cannot be told apart from zero; this is the rule numpy's
+    ``matrix_rank`` uses. Such eigenvalues count as *not* positive.
+    """
+    scale = float(eigenvalues.abs().max()) if len(eigenvalues) else 0.0
+    return len(eigenvalues) * torch.finfo(torch.float64).eps * scale
+
+
+def hessian_spectrum(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor,
+                     tol: float | None = None) -> dict[str, float | int | torch.Tensor]:
+    """Eigenvalues of the exact Hessian and their counts by sign.
+
+    Returns:
+        dict with ``eigenvalues`` ``(P,)`` ascending, ``tol``, ``positive`` (> tol),
+        ``near_zero`` (|λ| <= tol), ``negative`` (< -tol) and ``minimal_ratio``
+        (positive / P).
+    """
+    eig = torch.linalg.eigvalsh(hessian(model, loss_fn, X, y))
+    tol = default_tolerance(eig) if tol is None else float(tol)
+    positive = int((eig > tol).sum())
+    negative = int((eig < -tol).sum())
+    return {"eigenvalues": eig, "tol": tol, "positive": positive, "negative": negative,
+            "near_zero": len(eig) - positive - negative, "minimal_ratio": positive / len(eig)}
+
+
+def minimal_ratio(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor,
+                  tol: float | None = None) -> float:
+    """Fraction of the exact Hessian's eigenvalues greater than ``tol``.
+
+    Uses the symmetric solver ``torch.linalg.eigvalsh`` on the float64 Hessian. The default
+    ``tol`` is :func:`default_tolerance` (``P * eps * max|λ|``): eigenvalues within the
+    solver's rounding of zero are not counted as positive. :func:`hessian_spectrum` reports
+    how many were near zero.
+    """
+    return float(hessian_spectrum(model, loss_fn, X, y, tol)["minimal_ratio"])
+
+
+def top_hessian_eigenvalue(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor,
+                           iterations: int = 64, seed: int = 0) -> float:
+    """Largest algebraic eigenvalue of the Hessian, by Lanczos on Hessian-vector products.
+
+    Never forms the Hessian, so it serves models far too large for :func:`hessian`. Runs
+    ``min(iterations, P)`` Lanczos steps with full reorthogonalization (double-backward
+    products in the model's dtype) and returns the largest Ritz value, which converges to
+    the largest algebraic (not largest-magnitude) eigenvalue.
+
+    Args:
+        model, loss_fn, X, y: L = loss_fn(model(X), y).
+        iterations: Lanczos steps (Krylov dimension).
+        seed: seeds the start vector.
+    """
+    with eval_mode(model):
+        params = [p for p in model.parameters() if p.requires_grad]
+        loss = loss_fn(model(X), y)
+        grads = torch.autograd.grad(loss, params, create_graph=True)
+        flat_g = torch.cat([g.reshape(-1) for g in grads])
+        n = flat_g.numel()
+        k = min(iterations, n)
+
+        def hvp(v: torch.Tensor) -> torch.Tensor:
+            hv = torch.autograd.grad(flat_g, params, grad_outputs=v.to(flat_g.dtype),
+                                     retain_graph=True)
+            return torch.cat([h.reshape(-1) for h in hv]).double()
+
+        gen = torch.Generator().manual_seed(seed)
+        q = torch.randn(n, generator=gen, dtype=torch.float64)
+        Q = torch.zeros(k, n, dtype=torch.float64)
+        alpha = torch.zeros(k, dtype=torch.float64)
+        beta = torch.zeros(k, dtype=torch.float64)
+        Q[0] = q / q.norm()
+        m = k
+        for j in range(k):
+            w = hvp(Q[j])
+            alpha[j] = w @ Q[j]
+            w = w - Q[: j + 1].T @ (Q[: j + 1] @ w)  # full reorthogonalization (twice is
+            w = w - Q[: j + 1].T @ (Q[: j + 1] @ w)  # enough in floating point)
+            if j + 1 < k:
+                beta[j] = w.norm()
+                if beta[j] <= 1e-10 * max(1.0, float(alpha[: j + 1].abs().max())):
+                    m = j + 1  # invariant subspace found: the Ritz values are exact
+                    break
+                Q[j + 1] = w / beta[j]
+    T = torch.diag(alpha[:m]) + torch.diag(beta[: m - 1], 1) + torch.diag(beta[: m - 1], -1)
+    return float(torch.linalg.eigvalsh(T).max())
