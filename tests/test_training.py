@@ -37,6 +37,15 @@ def test_training_lowers_the_loss_on_a_toy_problem():
     assert not model.training
 
 
+def test_stop_when_ends_training_early():
+    x, y = _toy_classification()
+    torch.manual_seed(0)
+    hist = train(mlp(2, [16], 2), x, y, epochs=50, batch_size=32, lr=1e-2, seed=0,
+                 stop_when=lambda h: h.train_acc[-1] > 0.9)
+    assert hist.train_acc[-1] > 0.9 and all(a <= 0.9 for a in hist.train_acc[1:-1])
+    assert len(hist.epoch) < 51
+
+
 def test_same_seed_gives_identical_history():
     x, y = _toy_classification()
 
@@ -88,7 +97,7 @@ def test_evaluate_restores_mode_and_handles_regression():
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_stacked_ensemble_equals_separate_runs(optimizer):
     x, y = _toy_classification(100)
-    seeds = [0, 1, 2, 3]
+    seeds = list(range(8))  # the trajectory experiment trains 8 runs this way
 
     def fresh(s):
         torch.manual_seed(100 + s)

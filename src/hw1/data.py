@@ -245,6 +245,13 @@ def _cifar10_from_image_folder(folder: Path) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
+def dataset_label(source: str, name: str) -> str:
+    """Human label; the offline CIFAR-10 copy is always called "CIFAR-10 (JPEG copy)"."""
+    if "JPEG copy" in source:
+        return "CIFAR-10 (JPEG copy)"
+    return {"mnist": "MNIST", "cifar10": "CIFAR-10", "digits": "8x8 digits"}.get(name, name)
+
+
 # --------------------------------------------------------------------------- 1-D targets
 
 

@@ -47,6 +47,12 @@ def mlp(in_features: int, widths: Sequence[int], out_features: int) -> nn.Sequen
     return nn.Sequential(*layers)
 
 
+def image_mlp(input_shape: Sequence[int], widths: Sequence[int], num_classes: int
+              ) -> nn.Sequential:
+    """An :func:`mlp` classifier for inputs of ``input_shape`` (flattened), e.g. ``(1, 28, 28)``."""
+    return mlp(math.prod(input_shape), widths, num_classes)
+
+
 def mlp_param_count(in_features: int, widths: Sequence[int], out_features: int) -> int:
     """Closed-form parameter count of :func:`mlp` (weights plus biases of every Linear)."""
     sizes = [in_features, *widths, out_features]

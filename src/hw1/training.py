@@ -115,6 +115,7 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
           epochs: int, batch_size: int, lr: float, seed: int, optimizer: str = "adam",
           loss: str = "cross_entropy", record_steps: bool = False,
           on_epoch_end: Callable[[int, nn.Module, History], None] | None = None,
+          stop_when: Callable[[History], bool] | None = None,
           device: torch.device | None = None, desc: str | None = None) -> History:
     """Train ``model`` in place with mini-batches and return its history.
 
@@ -131,6 +132,8 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
         loss: ``"cross_entropy"`` or ``"mse"``.
         record_steps: also record every step's loss and global gradient norm.
         on_epoch_end: called as ``f(epoch, model, history)`` after epoch 0 and each epoch.
+        stop_when: checked after each epoch; training ends early when it returns True
+            (e.g. ``lambda h: h.train_acc[-1] > 0.95``).
         device: where to train (default :func:`hw1.config.device`).
         desc: label for the progress bar.
 
@@ -182,5 +185,8 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
             opt.step()
         record(epoch)
         bar.set_postfix(train_loss=f"{hist.train_loss[-1]:.4g}")
+        if stop_when is not None and stop_when(hist):
+            break
+    bar.close()
     model.eval()
     return hist

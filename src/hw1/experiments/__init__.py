@@ -8,4 +8,12 @@ from the run store.
 EXPERIMENTS = (
     "simulate_function",
     "train_actual_task",
+    "optimization_trajectories",
+    "gradient_norm",
+    "minimal_ratio",
+    "error_surface",
+    "random_labels",
+    "params_vs_generalization",
+    "interpolation",
+    "sensitivity_sharpness",
 )

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from hw1.config import ExperimentConfig
-from hw1.data import load_dataset
+from hw1.data import dataset_label, load_dataset
 from hw1.models import cnn_with_params, count_params, widths_of
 from hw1.plotting import band, save_figure
 from hw1.store import RunStore
@@ -115,13 +115,6 @@ def summary(results: dict) -> list[dict]:
                          "epochs": r["histories"][0]["epoch"][-1],
                          **{k: float(v) for k, v in last.items()}})
     return rows
-
-
-def dataset_label(source: str, name: str) -> str:
-    """Human label; the offline CIFAR-10 copy is always called "CIFAR-10 (JPEG copy)"."""
-    if "JPEG copy" in source:
-        return "CIFAR-10 (JPEG copy)"
-    return {"mnist": "MNIST", "cifar10": "CIFAR-10", "digits": "8x8 digits"}.get(name, name)
 
 
 def make_figures(results: dict) -> list[plt.Figure]:

@@ -1,7 +1,9 @@
 """Metrics of trained networks, each tested against exact answers.
 
 Optimization (HW1-2): :func:`gradient_norm`, :func:`hessian`, :func:`minimal_ratio`,
-:func:`hessian_spectrum`, :func:`top_hessian_eigenvalue`.
+:func:`hessian_spectrum`, :func:`top_hessian_eigenvalue`; loss landscapes:
+:func:`filter_normalized_direction`, :func:`loss_on_plane`.
+Generalization (HW1-3): :func:`sensitivity`, :func:`sharpness`, :func:`interpolate`.
 """
 
 from hw1.metrics.curvature import (
@@ -11,6 +13,11 @@ from hw1.metrics.curvature import (
                                    minimal_ratio,
                                    top_hessian_eigenvalue,
 )
+from hw1.metrics.interpolation import interpolate
+from hw1.metrics.sensitivity import per_sample_sensitivity, sensitivity
+from hw1.metrics.sharpness import sharpness
+from hw1.metrics.surface import difference_direction, filter_normalized_direction, loss_on_plane
 
-__all__ = ["gradient_norm", "hessian", "hessian_spectrum", "minimal_ratio",
-           "top_hessian_eigenvalue"]
+__all__ = ["difference_direction", "filter_normalized_direction", "gradient_norm", "hessian",
+           "hessian_spectrum", "interpolate", "loss_on_plane", "minimal_ratio",
+           "per_sample_sensitivity", "sensitivity", "sharpness", "top_hessian_eigenvalue"]

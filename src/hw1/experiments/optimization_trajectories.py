@@ -1,0 +1,135 @@
+"""HW1-2 (visualize the optimization process): 8 runs' weights every few epochs, projected by
+one PCA fitted jointly on all snapshots of all runs (so every run shares the axes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+
+from hw1.config import ExperimentConfig
+from hw1.data import load_dataset
+from hw1.ensemble import Ensemble, train_ensemble
+from hw1.models import count_params, mlp
+from hw1.plotting import save_figure
+from hw1.store import RunStore
+from hw1.training import History
+
+
+@dataclass(frozen=True)
+class Config(ExperimentConfig):
+    """Settings of the trajectory experiment.
+
+    Attributes:
+        dataset: dataset name; n_train, n_test: seeded subset sizes.
+        widths: hidden widths of the MLP.
+        epochs, snapshot_every: training length and how often weights are recorded.
+        batch_size, lr: Adam settings.
+        seeds: one run per seed (8 in the homework), trained together as a stacked ensemble.
+    """
+
+    name: ClassVar[str] = "optimization_trajectories"
+    positive: ClassVar[tuple[str, ...]] = ("n_train", "n_test", "widths", "epochs",
+                                           "snapshot_every", "batch_size", "lr")
+    dataset: str = "mnist"
+    n_train: int = 10_000
+    n_test: int = 2_000
+    widths: tuple[int, ...] = (32, 32)
+    epochs: int = 30
+    snapshot_every: int = 3
+    batch_size: int = 100
+    lr: float = 1e-3
+    seeds: tuple[int, ...] = tuple(range(8))
+
+
+Config.register(full=Config(), smoke=Config(dataset="digits", n_train=1000, n_test=300,
+                                            widths=(16,), epochs=6, seeds=(0, 1, 2)))
+
+
+def _train(cfg: Config) -> tuple[dict, str, dict]:
+    data = load_dataset(cfg.dataset).subsample(cfg.n_train, cfg.n_test)
+    in_features = int(np.prod(data.input_shape))
+    models = []
+    for seed in cfg.seeds:
+        torch.manual_seed(seed)
+        models.append(mlp(in_features, list(cfg.widths), data.num_classes))
+    snapshots, epochs, accs = [], [], []
+
+    def snapshot(epoch: int, ens: Ensemble, hists: list[History]) -> None:
+        if epoch % cfg.snapshot_every == 0:
+            snapshots.append(ens.flat_params().cpu().numpy().astype(np.float32))
+            epochs.append(epoch)
+            accs.append([h.train_acc[-1] for h in hists])
+
+    hists, _ = train_ensemble(models, data.x_train, data.y_train, data.x_test, data.y_test,
+                              epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                              seeds=cfg.seeds, on_epoch_end=snapshot, desc="8 runs at once")
+    first_layer = sum(p.numel() for p in list(models[0].parameters())[:2])
+    result = {"histories": [h.to_dict() for h in hists], "snapshot_epochs": epochs,
+              "snapshot_train_acc": np.array(accs).T, "n_params": count_params(models[0]),
+              "first_layer_params": first_layer}
+    return result, data.source, {"snapshots": np.stack(snapshots, axis=1)}  # (R, S, P)
+
+
+def run(cfg: Config) -> dict:
+    """Train (or load) the runs. Returns the stored result plus ``snapshots`` ``(R, S, P)``."""
+    stored = RunStore(cfg.name).get_or_run(cfg.to_dict(), list(cfg.seeds), lambda: _train(cfg))
+    return {**stored.result, "snapshots": stored.arrays["snapshots"],
+            "source": stored.data_source}
+
+
+def project(results: dict, part: str) -> tuple[np.ndarray, np.ndarray]:
+    """Joint PCA of all snapshots of all runs.
+
+    Args:
+        part: ``"whole"`` (all parameters) or ``"first_layer"`` (first Linear's weight+bias).
+
+    Returns:
+        ``(coords, explained)``: ``(R, S, 2)`` coordinates and the two components'
+        explained-variance ratios.
+    """
+    snaps = results["snapshots"]
+    if part == "first_layer":
+        snaps = snaps[..., : results["first_layer_params"]]
+    R, S, P = snaps.shape
+    pca = PCA(n_components=2, random_state=0).fit(snaps.reshape(R * S, P))
+    return pca.transform(snaps.reshape(R * S, P)).reshape(R, S, 2), pca.explained_variance_ratio_
+
+
+def summary(results: dict) -> list[dict]:
+    """Per part: explained variance of the two components and final accuracies."""
+    acc = np.asarray(results["snapshot_train_acc"])
+    rows = []
+    for part in ("whole", "first_layer"):
+        _, ev = project(results, part)
+        rows.append({"part": part, "PC1_var": float(ev[0]), "PC2_var": float(ev[1]),
+                     "final_train_acc_min": float(acc[:, -1].min()),
+                     "final_train_acc_max": float(acc[:, -1].max())})
+    return rows
+
+
+def make_figures(results: dict) -> list[plt.Figure]:
+    """Trajectories on the shared PCA plane, whole model and first layer."""
+    figs = []
+    acc = np.asarray(results["snapshot_train_acc"])
+    for part, title in (("whole", "whole model"), ("first_layer", "first layer")):
+        coords, ev = project(results, part)
+        fig, ax = plt.subplots(figsize=(6.4, 5.2))
+        for r in range(len(coords)):
+            ax.plot(coords[r, :, 0], coords[r, :, 1], "-o", color=f"C{r}", ms=3, lw=1,
+                    label=f"run {r}")
+            for s in range(0, coords.shape[1], 2):
+                ax.annotate(f"{100 * acc[r, s]:.0f}", coords[r, s], fontsize=6, color=f"C{r}",
+                            xytext=(2, 2), textcoords="offset points")
+        ax.set(xlabel=f"PC1 ({100 * ev[0]:.1f}% of variance)",
+               ylabel=f"PC2 ({100 * ev[1]:.1f}% of variance)",
+               title=f"Weights of the {title} every {results['snapshot_epochs'][1]} epochs, "
+                     "one joint PCA\n(labels: training accuracy %)")
+        ax.legend(fontsize=7, ncol=2)
+        save_figure(fig, f"optimization_trajectory_{part}")
+        figs.append(fig)
+    return figs
