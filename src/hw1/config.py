@@ -122,16 +122,26 @@ def _type_ok(value: Any, hint: Any) -> tuple[bool, Any]:
 class ExperimentConfig:
     """Base of every experiment's frozen config.
 
-    Subclasses list their fields, set ``name`` (the run-store folder) and ``positive``
-    (fields that must be > 0), and define ``full`` and ``smoke`` class attributes via
-    :meth:`register`.
+    Subclasses list their fields, set ``name`` (the run-store folder), ``positive`` (fields
+    that must be > 0) and ``choices`` (fields limited to named values, such as dataset names),
+    and attach their ``full`` and ``smoke`` instances with :meth:`register`. All of it is
+    checked when a config is made, before any expensive work.
     """
 
     name: ClassVar[str] = "experiment"
     positive: ClassVar[tuple[str, ...]] = ()
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {}
     profiles: ClassVar[dict[str, ExperimentConfig]]
 
     def __post_init__(self) -> None:
+        for field, valid in self.choices.items():
+            value = getattr(self, field)
+            values = value if isinstance(value, tuple) else (value,)
+            bad = [v for v in values if v not in valid]
+            if bad:
+                raise ValueError(
+                    f"{type(self).__name__}.{field}: {', '.join(map(repr, bad))} is not valid; "
+                    f"choose from {', '.join(valid)}")
         for field in self.positive:
             value = getattr(self, field)
             values = value if isinstance(value, tuple) else (value,)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from hw1.config import ExperimentConfig
-from hw1.data import load_dataset, target_function
+from hw1.data import DATASETS, TARGET_FUNCTIONS, load_dataset, target_function
 from hw1.models import count_params, mlp, mlp_with_params
 from hw1.plotting import save_figure
 from hw1.store import RunStore
@@ -33,6 +33,8 @@ class Config(ExperimentConfig):
     positive: ClassVar[tuple[str, ...]] = ("function_params", "function_points", "function_epochs",
                                            "dataset_widths", "n_train", "dataset_epochs",
                                            "batch_size", "lr")
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"function": tuple(TARGET_FUNCTIONS),
+                                                     "dataset": DATASETS}
     function: str = "sinc"
     function_params: int = 750
     function_points: int = 2000

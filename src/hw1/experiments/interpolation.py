@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from hw1.config import ExperimentConfig
-from hw1.data import dataset_label, load_dataset
+from hw1.data import DATASETS, dataset_label, load_dataset
 from hw1.metrics import interpolate
 from hw1.models import image_mlp
 from hw1.plotting import save_figure
@@ -37,6 +37,7 @@ class Config(ExperimentConfig):
     name: ClassVar[str] = "interpolation"
     positive: ClassVar[tuple[str, ...]] = ("n_train", "n_test", "widths", "epochs",
                                            "batch_sizes", "lrs", "alphas")
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"dataset": DATASETS}
     dataset: str = "mnist"
     n_train: int = 10_000
     n_test: int = 2_000

@@ -15,7 +15,7 @@ from torch import nn
 
 from hw1.config import ExperimentConfig
 from hw1.critical import find_critical_points
-from hw1.data import target_function
+from hw1.data import TARGET_FUNCTIONS, target_function
 from hw1.metrics import hessian_spectrum
 from hw1.models import count_params, mlp
 from hw1.plotting import save_figure
@@ -38,6 +38,7 @@ class Config(ExperimentConfig):
     name: ClassVar[str] = "minimal_ratio"
     positive: ClassVar[tuple[str, ...]] = ("n_points", "widths", "runs", "phase1_steps",
                                            "phase1_lr", "phase2_lr", "threshold")
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"function": tuple(TARGET_FUNCTIONS)}
     function: str = "sinc"
     n_points: int = 256
     widths: tuple[int, ...] = (16, 16)

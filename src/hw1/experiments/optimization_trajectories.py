@@ -12,7 +12,7 @@ import torch
 from sklearn.decomposition import PCA
 
 from hw1.config import ExperimentConfig
-from hw1.data import load_dataset
+from hw1.data import DATASETS, load_dataset
 from hw1.ensemble import Ensemble, train_ensemble
 from hw1.models import count_params, mlp
 from hw1.plotting import save_figure
@@ -35,6 +35,7 @@ class Config(ExperimentConfig):
     name: ClassVar[str] = "optimization_trajectories"
     positive: ClassVar[tuple[str, ...]] = ("n_train", "n_test", "widths", "epochs",
                                            "snapshot_every", "batch_size", "lr")
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"dataset": DATASETS}
     dataset: str = "mnist"
     n_train: int = 10_000
     n_test: int = 2_000

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from hw1.config import ExperimentConfig
-from hw1.data import dataset_label, load_dataset
+from hw1.data import DATASETS, dataset_label, load_dataset
 from hw1.ensemble import train_ensemble
 from hw1.models import count_params, image_mlp
 from hw1.plotting import save_figure
@@ -33,6 +33,7 @@ class Config(ExperimentConfig):
     name: ClassVar[str] = "params_vs_generalization"
     positive: ClassVar[tuple[str, ...]] = ("n_train", "n_test", "widths", "epochs",
                                            "batch_size", "lr")
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"datasets": DATASETS}
     datasets: tuple[str, ...] = ("mnist", "cifar10")
     n_train: int = 10_000
     n_test: int = 2_000

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from hw1.config import ExperimentConfig
-from hw1.data import dataset_label, load_dataset
+from hw1.data import DATASETS, dataset_label, load_dataset
 from hw1.models import count_params, image_mlp
 from hw1.plotting import save_figure
 from hw1.store import RunStore
@@ -33,6 +33,7 @@ class Config(ExperimentConfig):
     name: ClassVar[str] = "random_labels"
     positive: ClassVar[tuple[str, ...]] = ("n_train", "n_test", "widths", "max_epochs",
                                            "batch_size", "lr", "target_train_acc")
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"datasets": DATASETS}
     datasets: tuple[str, ...] = ("mnist", "cifar10")
     n_train: int = 5_000
     n_test: int = 2_000

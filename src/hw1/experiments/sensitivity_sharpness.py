@@ -14,7 +14,7 @@ from matplotlib.ticker import NullFormatter
 from torch import nn
 
 from hw1.config import ExperimentConfig
-from hw1.data import dataset_label, load_dataset, subset
+from hw1.data import DATASETS, dataset_label, load_dataset, subset
 from hw1.metrics import sensitivity, sharpness, top_hessian_eigenvalue
 from hw1.models import count_params, image_mlp
 from hw1.plotting import save_figure
@@ -42,6 +42,7 @@ class Config(ExperimentConfig):
     name: ClassVar[str] = "sensitivity_sharpness"
     positive: ClassVar[tuple[str, ...]] = ("n_train", "n_test", "widths", "batch_sizes",
                                            "epochs", "lr", "n_metric")
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"dataset": DATASETS}
     dataset: str = "mnist"
     n_train: int = 10_000
     n_test: int = 2_000

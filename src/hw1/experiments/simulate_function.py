@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from hw1.config import ExperimentConfig
-from hw1.data import target_function
+from hw1.data import TARGET_FUNCTIONS, target_function
 from hw1.ensemble import train_ensemble
 from hw1.models import count_params, mlp_with_params, widths_of
 from hw1.plotting import band, save_figure
@@ -35,6 +35,7 @@ class Config(ExperimentConfig):
     name: ClassVar[str] = "simulate_function"
     positive: ClassVar[tuple[str, ...]] = ("depths", "n_params", "n_points", "epochs",
                                            "batch_size", "lr")
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"functions": tuple(TARGET_FUNCTIONS)}
     functions: tuple[str, ...] = ("sinc", "square_wave")
     depths: tuple[int, ...] = (1, 2, 5)
     n_params: int = 750

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from hw1.config import ExperimentConfig
-from hw1.data import dataset_label, load_dataset
+from hw1.data import DATASETS, dataset_label, load_dataset
 from hw1.models import cnn_with_params, count_params, widths_of
 from hw1.plotting import band, save_figure
 from hw1.store import RunStore
@@ -36,6 +36,7 @@ class Config(ExperimentConfig):
     name: ClassVar[str] = "train_actual_task"
     positive: ClassVar[tuple[str, ...]] = ("n_params", "epochs", "n_train", "n_test", "depths",
                                            "batch_size", "lr")
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"datasets": DATASETS}
     datasets: tuple[str, ...] = ("mnist", "cifar10")
     n_params: tuple[int, ...] = (6_000, 10_000)
     epochs: tuple[int, ...] = (6, 6)
