@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.func import functional_call, grad, stack_module_state, vmap
-from tqdm.auto import tqdm
+
+from hw1.progress import progress
 
 Params = dict[str, torch.Tensor]
 
@@ -95,7 +96,7 @@ def find_critical_points(models: Sequence[nn.Module], loss_fn: Callable, X: torc
         return torch.sqrt(sum((t.reshape(R, -1) ** 2).sum(1) for t in g.values()))
 
     opt = torch.optim.Adam(list(params.values()), lr=phase1_lr)
-    for _ in tqdm(range(phase1_steps), desc=f"{desc}: phase 1 (loss)", leave=False):
+    for _ in progress(range(phase1_steps), desc=f"{desc}: phase 1 (loss)", leave=False):
         with torch.no_grad():
             grads = loss_grads(params)
         for k, p in params.items():
@@ -106,7 +107,7 @@ def find_critical_points(models: Sequence[nn.Module], loss_fn: Callable, X: torc
     converged = torch.zeros(R, dtype=torch.bool)
     steps = torch.full((R,), phase2_steps)
     trace = []
-    for step in tqdm(range(phase2_steps + 1), desc=f"{desc}: phase 2 (gradient norm)",
+    for step in progress(range(phase2_steps + 1), desc=f"{desc}: phase 2 (gradient norm)",
                      leave=False):
         with torch.no_grad():
             now = norms()

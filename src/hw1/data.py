@@ -222,13 +222,14 @@ def _cifar10_from_image_folder(folder: Path) -> tuple[np.ndarray, ...]:
         except Exception:  # noqa: BLE001 - a bad cache is rebuilt below
             pass
     from PIL import Image
-    from tqdm.auto import tqdm
+
+    from hw1.progress import progress
 
     out = []
     for split, items in listings.items():
         x = np.empty((len(items), 32, 32, 3), dtype=np.uint8)
         y = np.empty(len(items), dtype=np.int64)
-        for i, (path, label) in enumerate(tqdm(items, desc=f"decoding CIFAR-10 {split}")):
+        for i, (path, label) in enumerate(progress(items, desc=f"decoding CIFAR-10 {split}")):
             try:
                 with Image.open(path) as im:
                     x[i] = np.asarray(im.convert("RGB"))

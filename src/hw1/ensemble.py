@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
-from tqdm.auto import tqdm
 
 from hw1.config import device as default_device
+from hw1.progress import progress
 from hw1.training import History, loss_function, make_optimizer
 
 
@@ -146,7 +146,7 @@ def train_ensemble(models: Sequence[nn.Module], x_train: torch.Tensor, y_train: 
             on_epoch_end(epoch, ens, hists)
 
     record(0)
-    for epoch in tqdm(range(1, epochs + 1), desc=desc or "training ensemble", leave=False):
+    for epoch in progress(range(1, epochs + 1), desc=desc or "training ensemble", leave=False):
         order = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(dev)  # (R, N)
         for step, start in enumerate(range(0, n, batch_size)):
             idx = order[:, start:start + batch_size]

@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 import hw1
 from hw1.paths import runs_dir
+from hw1.progress import progress
 
 FORMAT = 1
 
@@ -206,7 +206,7 @@ class RunStore:
         A sweep killed midway and started again computes only the missing runs.
         """
         return [self.get_or_run(cfg, seed, lambda c=cfg, s=seed: compute(c, s))
-                for cfg, seed in tqdm(items, desc=desc or self.experiment)]
+                for cfg, seed in progress(items, desc=desc or self.experiment)]
 
     def keys(self) -> list[str]:
         """Keys of every stored run (corrupt files excluded)."""

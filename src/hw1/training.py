@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from hw1.config import device as default_device
+from hw1.progress import progress
 
 LOSSES = ("cross_entropy", "mse")
 OPTIMIZERS = ("adam", "sgd")
@@ -168,7 +168,7 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
             on_epoch_end(epoch, model, hist)
 
     record(0)
-    bar = tqdm(range(1, epochs + 1), desc=desc or "training", leave=False)
+    bar = progress(range(1, epochs + 1), desc=desc or "training", leave=False)
     for epoch in bar:
         model.train()
         for step, (xb, yb) in enumerate(batches(x_train, y_train, batch_size, gen)):

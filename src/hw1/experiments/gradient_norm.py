@@ -109,10 +109,18 @@ def make_figures(results: dict) -> list[plt.Figure]:
         h = results[task]["history"]
         steps = np.arange(1, len(h["step_loss"]) + 1)
         name = target_function(task).formula if task in ("sinc", "square_wave") else task.upper()
-        axes[0, col].plot(steps, h["step_loss"], lw=0.6, color="C0")
+        window = max(1, len(steps) // 50)
+        for row, key, color in ((0, "step_loss", "C0"), (1, "step_grad_norm", "C3")):
+            values = np.asarray(h[key])
+            axes[row, col].plot(steps, values, lw=0.5, color=color, alpha=0.45,
+                                label="every iteration")
+            smooth = np.convolve(values, np.ones(window) / window, mode="valid")
+            axes[row, col].plot(steps[window - 1:], smooth, lw=1.4, color="black",
+                                label=f"mean of the last {window}")
         axes[0, col].set(yscale="log", ylabel=f"mini-batch {results[task]['loss']}",
                          title=f"{name} ({results[task]['n_params']} params)")
-        axes[1, col].plot(steps, h["step_grad_norm"], lw=0.6, color="C3")
-        axes[1, col].set(yscale="log", ylabel="gradient norm ‖∇L‖", xlabel="iteration")
+        axes[1, col].set(yscale="log", ylabel="gradient norm ‖∇L‖ (mini-batch)",
+                         xlabel="iteration")
+        axes[1, col].legend(fontsize=7)
     save_figure(fig, "gradient_norm_and_loss")
     return [fig]

@@ -35,10 +35,10 @@ class Config(ExperimentConfig):
                                            "batch_size", "lr", "target_train_acc")
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"datasets": DATASETS}
     datasets: tuple[str, ...] = ("mnist", "cifar10")
-    n_train: int = 5_000
+    n_train: int = 3_000
     n_test: int = 2_000
     widths: tuple[int, ...] = (512, 512)
-    max_epochs: int = 150
+    max_epochs: int = 100
     target_train_acc: float = 0.95
     batch_size: int = 100
     lr: float = 1e-3

@@ -133,11 +133,10 @@ def make_figures(results: dict) -> list[plt.Figure]:
                 band(ax, hists[0].epoch, np.array([getattr(h, f"test_{key}") for h in hists]),
                      label="test", color=color, ls="--")
         seeds = len(next(iter(res["runs"].values()))["histories"])
-        label = dataset_label(res["source"], name)
-        title = f"{label}: {{}} per epoch ({seeds} seeds, min-max band)"
-        ax_loss.set(xlabel="epoch", ylabel="cross-entropy", yscale="log",
-                    title=title.format("loss"))
-        ax_acc.set(xlabel="epoch", ylabel="accuracy", title=title.format("accuracy"))
+        fig.suptitle(f"{dataset_label(res['source'], name)}: CNNs of equal parameter count, "
+                     f"{seeds} seeds (mean, min-max band); train solid, test dashed")
+        ax_loss.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="loss")
+        ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
         ax_acc.legend(fontsize=7, ncol=1)
         save_figure(fig, f"train_actual_task_{name}")
         figs.append(fig)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.func import jacrev, vmap
 
 from hw1.metrics._common import eval_mode
 
@@ -30,7 +29,7 @@ def per_sample_sensitivity(model: nn.Module, X: torch.Tensor, y: torch.Tensor | 
         X: inputs ``(N, ...)``.
         y: int labels ``(N,)``, needed for ``kind="loss_gradient"``.
         kind: ``"jacobian"`` or ``"loss_gradient"``.
-        chunk: samples per vmapped batch (bounds memory: ``chunk x K x D`` Jacobian entries).
+        chunk: samples per batch (bounds memory).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown sensitivity kind {kind!r}; valid: {', '.join(KINDS)}")
@@ -41,9 +40,16 @@ def per_sample_sensitivity(model: nn.Module, X: torch.Tensor, y: torch.Tensor | 
         for s in range(0, len(X), chunk):
             xb = X[s:s + chunk]
             if kind == "jacobian":
-                probs = lambda x: torch.softmax(model(x.unsqueeze(0)), dim=-1)[0]  # noqa: E731
-                J = vmap(jacrev(probs))(xb)  # (B, K, *input)
-                out.append(J.reshape(len(xb), -1).norm(dim=1).detach())
+                # row k of every sample's Jacobian at once: the gradient of Σ_i p_ik with
+                # respect to the batch (samples do not interact in eval mode)
+                xb = xb.detach().requires_grad_(True)
+                probs = torch.softmax(model(xb), dim=-1)  # (B, K)
+                squares = torch.zeros(len(xb), dtype=xb.dtype)
+                for k in range(probs.shape[1]):
+                    (g,) = torch.autograd.grad(probs[:, k].sum(), xb,
+                                               retain_graph=k + 1 < probs.shape[1])
+                    squares += g.reshape(len(xb), -1).pow(2).sum(1)
+                out.append(squares.sqrt())
             else:
                 xb = xb.detach().requires_grad_(True)
                 # the sum of per-sample losses: sample i's gradient is its own loss's gradient
