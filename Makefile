@@ -35,7 +35,7 @@ endif
 
 test: export TQDM_DISABLE = 1
 test: venv
-	$(BIN)/ruff check src tests notebooks
+	$(BIN)/ruff check src tests notebooks benchmarks
 	$(BIN)/pytest tests/
 	HW1_PROFILE=smoke HW1_RERUN=1 $(BIN)/pytest --nbval-lax notebooks/
 

@@ -31,6 +31,7 @@ from baselines import (  # noqa: E402
     per_sample_sensitivity_loop,
     sequential_runs,
 )
+
 from hw1.critical import find_critical_points  # noqa: E402
 from hw1.data import DataNotFoundError, load_dataset, target_function  # noqa: E402
 from hw1.ensemble import train_ensemble  # noqa: E402
