@@ -3,14 +3,15 @@
 #   make run PROFILE=smoke   the same in seconds, on the bundled digits, into .smoke/
 #   make test                ruff, unit tests, and the notebooks under nbval (smoke profile)
 #   make figures             re-render every figure from the run store, without training
-#   make bench               the benchmark suite (not part of make test)
+#   make bench               the benchmark suite and smoke notebook times (not in make test)
+#   make bench-notebooks-full  every notebook's full-profile time (tens of minutes)
 PROFILE ?= full
 VENV := .venv
 BIN := $(VENV)/bin
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 SCRATCH := .smoke
 
-.PHONY: venv run test figures bench clean-smoke
+.PHONY: venv run test figures bench bench-notebooks-full clean-smoke
 
 venv: $(VENV)/.installed
 
@@ -44,6 +45,10 @@ figures: venv
 
 bench: venv
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/notebook_times.py smoke
+
+bench-notebooks-full: venv
+	$(BIN)/python benchmarks/notebook_times.py full
 
 clean-smoke:
 	rm -rf $(SCRATCH)

@@ -1,0 +1,67 @@
+"""Wall time and peak memory of every notebook under a profile, each from an empty run store.
+
+    python benchmarks/notebook_times.py full     # the whole homework (tens of minutes)
+    python benchmarks/notebook_times.py smoke
+
+Executed copies and the run store go to a temporary folder, and figures too (``figures/``
+and the committed notebooks are not touched). Writes ``benchmarks/notebook_times_<profile>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from run import cpu_name  # noqa: E402
+
+
+def main() -> int:
+    profile = sys.argv[1] if len(sys.argv) > 1 else "smoke"
+    if profile not in ("full", "smoke"):
+        print("usage: notebook_times.py full|smoke", file=sys.stderr)
+        return 2
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    jupyter = Path(sys.executable).parent / "jupyter"
+    rows = []
+    header = (f"CPU: {cpu_name()}, {os.cpu_count()} cores; torch {torch.__version__}, "
+              f"{torch.get_num_threads()} threads; profile {profile}; each notebook from an "
+              "empty run store")
+    print(header)
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "HW1_PROFILE": profile, "HW1_RUNS_DIR": f"{tmp}/runs",
+               "HW1_FIGURES_DIR": f"{tmp}/figures", "TQDM_DISABLE": "1"}
+        for nb in notebooks:
+            start = time.perf_counter()
+            proc = subprocess.run([str(jupyter), "nbconvert", "--to", "notebook", "--execute",
+                                   "--ExecutePreprocessor.timeout=-1", "--output-dir", tmp,
+                                   str(nb)], env=env, capture_output=True, text=True)
+            seconds = time.perf_counter() - start
+            # ru_maxrss of the largest child so far (KiB on Linux): an upper bound for this one
+            peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            rows.append({"notebook": nb.name, "seconds": round(seconds, 1),
+                         "peak_rss_mib_so_far": round(peak_mib), "ok": proc.returncode == 0})
+            print(f"{nb.name:<40} {seconds:8.1f} s   peak RSS so far {peak_mib:7.0f} MiB"
+                  f"{'' if proc.returncode == 0 else '   FAILED: ' + proc.stderr[-300:]}",
+                  flush=True)
+    total = sum(r["seconds"] for r in rows)
+    print(f"{'total':<40} {total:8.1f} s ({total / 60:.1f} min)")
+    out = HERE / f"notebook_times_{profile}.json"
+    out.write_text(json.dumps({"machine": header, "rows": rows, "total_seconds": total},
+                              indent=1))
+    print(f"wrote {out}")
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
