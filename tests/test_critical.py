@@ -2,31 +2,15 @@
 
 import pytest
 import torch
-from torch import nn
+from exact import FreeVector, quadratic_loss, symmetric_with_eigenvalues
 from torch.func import grad
 
 from hw1.critical import find_critical_points, gradient_norm_squared, per_model_loss
 
 
-class FreeVector(nn.Module):
-    def __init__(self, theta):
-        super().__init__()
-        self.theta = nn.Parameter(torch.as_tensor(theta, dtype=torch.float64))
-
-    def forward(self, x):
-        return self.theta
-
-
-def _spd(eigenvalues, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    q, _ = torch.linalg.qr(torch.randn(len(eigenvalues), len(eigenvalues), generator=g,
-                                       dtype=torch.float64))
-    return q @ torch.diag(torch.as_tensor(eigenvalues, dtype=torch.float64)) @ q.T
-
-
 def test_gradient_of_squared_gradient_norm_on_a_quadratic_is_twice_a_squared_theta():
-    A = _spd([0.5, 1.0, 2.0, 4.0])
-    quad = lambda out, _: 0.5 * out @ A @ out  # noqa: E731
+    A = symmetric_with_eigenvalues([0.5, 1.0, 2.0, 4.0])
+    quad = quadratic_loss(A)
     theta = torch.tensor([1.0, -2.0, 0.5, 3.0], dtype=torch.float64)
     loss = per_model_loss(FreeVector(theta), quad, torch.zeros(1), torch.zeros(1))
     params = {"theta": theta}
@@ -39,8 +23,8 @@ def test_gradient_of_squared_gradient_norm_on_a_quadratic_is_twice_a_squared_the
 def test_phase_two_finds_the_saddle_that_phase_one_would_leave():
     # L = 0.5 θᵀAθ with one negative eigenvalue: descending the loss runs away along it,
     # descending ‖∇L‖² converges to the saddle at 0.
-    A = _spd([-1.0, 1.0, 2.0])
-    quad = lambda out, _: 0.5 * out @ A @ out  # noqa: E731
+    A = symmetric_with_eigenvalues([-1.0, 1.0, 2.0])
+    quad = quadratic_loss(A)
     models = [FreeVector(torch.randn(3, dtype=torch.float64)) for _ in range(3)]
     res = find_critical_points(models, quad, torch.zeros(1), torch.zeros(1), phase1_steps=0,
                                phase1_lr=0.1, phase2_steps=3000, phase2_lr=0.05, threshold=1e-6)
@@ -51,8 +35,8 @@ def test_phase_two_finds_the_saddle_that_phase_one_would_leave():
 
 
 def test_runs_that_miss_the_threshold_are_reported_not_dropped():
-    A = _spd([1.0, 2.0])
-    quad = lambda out, _: 0.5 * out @ A @ out  # noqa: E731
+    A = symmetric_with_eigenvalues([1.0, 2.0])
+    quad = quadratic_loss(A)
     models = [FreeVector([0.0, 0.0]), FreeVector([5.0, -5.0])]
     res = find_critical_points(models, quad, torch.zeros(1), torch.zeros(1), phase1_steps=0,
                                phase1_lr=0.1, phase2_steps=3, phase2_lr=1e-3, threshold=1e-3)

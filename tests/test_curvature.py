@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from exact import FreeVector, quadratic_loss, symmetric_with_eigenvalues
 from torch import nn
 
 from hw1.metrics import (
@@ -17,17 +18,6 @@ torch.set_default_dtype(torch.float32)
 mse = nn.functional.mse_loss
 
 
-class FreeVector(nn.Module):
-    """Outputs its parameter vector, ignoring the input: lets a test define L(θ) directly."""
-
-    def __init__(self, theta):
-        super().__init__()
-        self.theta = nn.Parameter(torch.as_tensor(theta, dtype=torch.float64))
-
-    def forward(self, x):
-        return self.theta
-
-
 class Product(nn.Module):
     """output = a * b * x, so MSE against y = 1 at x = 1 is L(a, b) = (ab - 1)^2."""
 
@@ -38,13 +28,6 @@ class Product(nn.Module):
 
     def forward(self, x):
         return self.a * self.b * x
-
-
-def _quadratic(eigenvalues, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    q, _ = torch.linalg.qr(torch.randn(len(eigenvalues), len(eigenvalues), generator=g,
-                                       dtype=torch.float64))
-    return q @ torch.diag(torch.as_tensor(eigenvalues, dtype=torch.float64)) @ q.T
 
 
 def _linear_regression(n=50, d=4, seed=0):
@@ -88,8 +71,8 @@ def test_ab_minus_one_squared_on_its_minimum_valley():
 
 @pytest.mark.parametrize("sign, ratio", [(1.0, 1.0), (-1.0, 0.0)])
 def test_quadratic_definite_ratios(sign, ratio):
-    A = sign * _quadratic([0.5, 1.0, 3.0, 7.0])
-    loss = lambda out, _: 0.5 * out @ A @ out  # noqa: E731
+    A = sign * symmetric_with_eigenvalues([0.5, 1.0, 3.0, 7.0])
+    loss = quadratic_loss(A)
     model = FreeVector([0.3, -1.0, 2.0, 0.1])
     torch.testing.assert_close(hessian(model, loss, torch.zeros(1), torch.zeros(1)), A)
     assert minimal_ratio(model, loss, torch.zeros(1), torch.zeros(1)) == ratio
@@ -136,8 +119,8 @@ def test_top_eigenvalue_matches_eigvalsh_on_a_small_net():
 
 
 def test_top_eigenvalue_is_algebraic_not_largest_magnitude():
-    A = _quadratic([-9.0, -4.0, 0.5, 2.0, 1.0])
-    loss = lambda out, _: 0.5 * out @ A @ out  # noqa: E731
+    A = symmetric_with_eigenvalues([-9.0, -4.0, 0.5, 2.0, 1.0])
+    loss = quadratic_loss(A)
     model = FreeVector([1.0, 0.0, -1.0, 0.5, 0.2])
     top = top_hessian_eigenvalue(model, loss, torch.zeros(1), torch.zeros(1))
     assert top == pytest.approx(2.0, rel=1e-10)
