@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,15 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from run import cpu_name  # noqa: E402
+
+MEASURE = """
+import json, resource, subprocess, sys
+done = subprocess.run(json.loads(sys.argv[1]), capture_output=True, text=True)
+if done.returncode:
+    sys.stderr.write(done.stderr)
+    sys.exit(done.returncode)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+"""
 
 
 def main() -> int:
@@ -42,18 +50,20 @@ def main() -> int:
         env = {**os.environ, "HW1_PROFILE": profile, "HW1_RUNS_DIR": f"{tmp}/runs",
                "HW1_FIGURES_DIR": f"{tmp}/figures", "TQDM_DISABLE": "1"}
         for nb in notebooks:
+            command = [str(jupyter), "nbconvert", "--to", "notebook", "--execute",
+                       "--ExecutePreprocessor.timeout=-1", "--output-dir", tmp, str(nb)]
+            # a fresh wrapper process per notebook, so its RUSAGE_CHILDREN peak (the largest
+            # descendant: the kernel) belongs to this notebook alone
             start = time.perf_counter()
-            proc = subprocess.run([str(jupyter), "nbconvert", "--to", "notebook", "--execute",
-                                   "--ExecutePreprocessor.timeout=-1", "--output-dir", tmp,
-                                   str(nb)], env=env, capture_output=True, text=True)
+            proc = subprocess.run([sys.executable, "-c", MEASURE, json.dumps(command)], env=env,
+                                  capture_output=True, text=True)
             seconds = time.perf_counter() - start
-            # ru_maxrss of the largest child so far (KiB on Linux): an upper bound for this one
-            peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            ok = proc.returncode == 0
+            peak_mib = float(proc.stdout.strip().splitlines()[-1]) if ok else float("nan")
             rows.append({"notebook": nb.name, "seconds": round(seconds, 1),
-                         "peak_rss_mib_so_far": round(peak_mib), "ok": proc.returncode == 0})
-            print(f"{nb.name:<40} {seconds:8.1f} s   peak RSS so far {peak_mib:7.0f} MiB"
-                  f"{'' if proc.returncode == 0 else '   FAILED: ' + proc.stderr[-300:]}",
-                  flush=True)
+                         "peak_rss_mib": round(peak_mib), "ok": ok})
+            print(f"{nb.name:<40} {seconds:8.1f} s   peak RSS {peak_mib:7.0f} MiB"
+                  f"{'' if ok else '   FAILED: ' + proc.stderr[-300:]}", flush=True)
     total = sum(r["seconds"] for r in rows)
     print(f"{'total':<40} {total:8.1f} s ({total / 60:.1f} min)")
     out = HERE / f"notebook_times_{profile}.json"
