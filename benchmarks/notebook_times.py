@@ -2,6 +2,7 @@
 
     python benchmarks/notebook_times.py full     # the whole homework (tens of minutes)
     python benchmarks/notebook_times.py smoke
+    python benchmarks/notebook_times.py full 02_train   # re-measure some; merged into the JSON
 
 Executed copies and the run store go to a temporary folder, and figures too (``figures/``
 and the committed notebooks are not touched). Writes ``benchmarks/notebook_times_<profile>.json``.
@@ -39,7 +40,10 @@ def main() -> int:
     if profile not in ("full", "smoke"):
         print("usage: notebook_times.py full|smoke", file=sys.stderr)
         return 2
-    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    only = sys.argv[2:]
+    notebooks = [nb for nb in sorted((ROOT / "notebooks").glob("*.ipynb"))
+                 if not only or any(nb.name.startswith(prefix) for prefix in only)]
+    out = HERE / f"notebook_times_{profile}.json"
     jupyter = Path(sys.executable).parent / "jupyter"
     rows = []
     header = (f"CPU: {cpu_name()}, {os.cpu_count()} cores; torch {torch.__version__}, "
@@ -64,9 +68,12 @@ def main() -> int:
                          "peak_rss_mib": round(peak_mib), "ok": ok})
             print(f"{nb.name:<40} {seconds:8.1f} s   peak RSS {peak_mib:7.0f} MiB"
                   f"{'' if ok else '   FAILED: ' + proc.stderr[-300:]}", flush=True)
+    if only and out.exists():  # merge the re-measured rows into the earlier table
+        fresh = {r["notebook"]: r for r in rows}
+        earlier = json.loads(out.read_text())["rows"]
+        rows = [fresh.pop(r["notebook"], r) for r in earlier] + list(fresh.values())
     total = sum(r["seconds"] for r in rows)
     print(f"{'total':<40} {total:8.1f} s ({total / 60:.1f} min)")
-    out = HERE / f"notebook_times_{profile}.json"
     out.write_text(json.dumps({"machine": header, "rows": rows, "total_seconds": total},
                               indent=1))
     print(f"wrote {out}")

@@ -35,7 +35,7 @@ from baselines import (  # noqa: E402
 from hw1.critical import find_critical_points  # noqa: E402
 from hw1.data import DataNotFoundError, load_dataset, target_function  # noqa: E402
 from hw1.ensemble import train_ensemble  # noqa: E402
-from hw1.metrics import hessian, per_sample_sensitivity  # noqa: E402
+from hw1.metrics import hessian, sensitivities  # noqa: E402
 from hw1.models import cnn, mlp  # noqa: E402
 from hw1.training import batches  # noqa: E402
 
@@ -139,14 +139,13 @@ def bench_sensitivity():
     model = cnn((1, 28, 28), [8, 16], 10).eval()
 
     def ours():
-        per_sample_sensitivity(model, X, kind="jacobian")
-        per_sample_sensitivity(model, X, y, kind="loss_gradient")
+        sensitivities(model, X, y)
 
     def base():
         per_sample_sensitivity_loop(model, X, y)
 
     return ours, base, "sensitivity (both kinds), 1,000 MNIST test images, small CNN", \
-        "batched (vmap / one backward)", "per-sample autograd loop", 5
+        "batched (K backward passes per batch)", "per-sample autograd loop", 5
 
 
 def _hessian_problem():

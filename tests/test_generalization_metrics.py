@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from hw1.metrics import interpolate, per_sample_sensitivity, sensitivity, sharpness
+from hw1.metrics import interpolate, per_sample_sensitivity, sensitivities, sensitivity, sharpness
 from hw1.models import cnn, mlp
 
 
@@ -38,6 +38,14 @@ def test_loss_gradient_sensitivity_of_linear_softmax_equals_closed_form():
     expected = ((p - onehot) @ W).norm(dim=1)  # per sample: ‖Wᵀ(p − e_y)‖
     got = per_sample_sensitivity(model, X, y, kind="loss_gradient")
     torch.testing.assert_close(got, expected)
+
+
+def test_both_readings_at_once_equal_the_single_readings():
+    model, X, y = _linear_softmax()
+    both = sensitivities(model, X, y, chunk=7)
+    assert both["jacobian"] == pytest.approx(sensitivity(model, X), rel=1e-12)
+    assert both["loss_gradient"] == pytest.approx(sensitivity(model, X, y, "loss_gradient"),
+                                                  rel=1e-12)
 
 
 @pytest.mark.parametrize("kind", ["jacobian", "loss_gradient"])

@@ -88,8 +88,14 @@ def find_critical_points(models: Sequence[nn.Module], loss_fn: Callable, X: torc
     losses = vmap(loss)
     loss_grads = vmap(grad(loss))
     gn2 = gradient_norm_squared(loss)
-    gn2_grads = vmap(grad(gn2))
     R = len(models)
+
+    def gn2_with_value(p: Params) -> tuple[torch.Tensor, torch.Tensor]:
+        value = gn2(p)
+        return value, value.detach()
+
+    # one call gives both the gradient of ‖∇L‖² and ‖∇L‖² itself (as the auxiliary output)
+    gn2_grads_and_values = vmap(grad(gn2_with_value, has_aux=True))
 
     def norms() -> torch.Tensor:
         g = loss_grads(params)
@@ -110,7 +116,8 @@ def find_critical_points(models: Sequence[nn.Module], loss_fn: Callable, X: torc
     for step in progress(range(phase2_steps + 1), desc=f"{desc}: phase 2 (gradient norm)",
                      leave=False):
         with torch.no_grad():
-            now = norms()
+            grads, squared = gn2_grads_and_values(params)
+        now = squared.sqrt()
         newly = (now < threshold) & ~converged
         steps[newly] = step
         converged |= newly
@@ -118,8 +125,6 @@ def find_critical_points(models: Sequence[nn.Module], loss_fn: Callable, X: torc
             trace.append(now.clone())
         if converged.all() or step == phase2_steps:
             break
-        with torch.no_grad():
-            grads = gn2_grads(params)
         keep = {k: p.detach().clone() for k, p in params.items()}
         for k, p in params.items():
             p.grad = grads[k]

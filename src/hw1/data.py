@@ -133,7 +133,9 @@ def _standardize(x_train: np.ndarray, x_test: np.ndarray, divisor: float = 1.0,
     std = np.sqrt(sq / count)
     out = []
     for a in (x_train, x_test):
-        result = np.empty(a.shape, dtype=np.float32)
+        # same memory layout as the input: CIFAR-10's (N, H, W, C) pixels give channels-last
+        # strides, which the CPU convolutions run markedly faster on
+        result = np.empty_like(a, dtype=np.float32)
         for s in range(0, len(a), chunk):
             result[s:s + chunk] = (a[s:s + chunk] / divisor - mean) / std
         out.append(torch.from_numpy(result))

@@ -15,7 +15,7 @@ from torch import nn
 
 from hw1.config import ExperimentConfig
 from hw1.data import DATASETS, dataset_label, load_dataset, subset
-from hw1.metrics import sensitivity, sharpness, top_hessian_eigenvalue
+from hw1.metrics import sensitivities, sharpness, top_hessian_eigenvalue
 from hw1.models import count_params, image_mlp
 from hw1.plotting import save_figure
 from hw1.store import RunStore
@@ -68,11 +68,12 @@ def _train_and_measure(cfg: Config, data, batch_size: int, seed: int) -> tuple[d
     x_te, y_te = subset(data.x_test, data.y_test, cfg.n_metric, gen)
     x_tr, y_tr = subset(data.x_train, data.y_train, cfg.n_metric, gen)
     ce = nn.functional.cross_entropy
+    sens = sensitivities(model, x_te, y_te)
     result = {
         "train_loss": hist.train_loss[-1], "test_loss": hist.test_loss[-1],
         "train_acc": hist.train_acc[-1], "test_acc": hist.test_acc[-1],
-        "sensitivity_jacobian": sensitivity(model, x_te, kind="jacobian"),
-        "sensitivity_loss_gradient": sensitivity(model, x_te, y_te, kind="loss_gradient"),
+        "sensitivity_jacobian": sens["jacobian"],
+        "sensitivity_loss_gradient": sens["loss_gradient"],
         "sharpness_1e-3": sharpness(model, ce, x_tr, y_tr, epsilon=1e-3),
         "sharpness_5e-4": sharpness(model, ce, x_tr, y_tr, epsilon=5e-4),
         "top_eigenvalue": top_hessian_eigenvalue(model, ce, x_tr, y_tr),

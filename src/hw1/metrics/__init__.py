@@ -14,10 +14,11 @@ from hw1.metrics.curvature import (
                                    top_hessian_eigenvalue,
 )
 from hw1.metrics.interpolation import interpolate
-from hw1.metrics.sensitivity import per_sample_sensitivity, sensitivity
+from hw1.metrics.sensitivity import per_sample_sensitivity, sensitivities, sensitivity
 from hw1.metrics.sharpness import sharpness
 from hw1.metrics.surface import difference_direction, filter_normalized_direction, loss_on_plane
 
 __all__ = ["difference_direction", "filter_normalized_direction", "gradient_norm", "hessian",
            "hessian_spectrum", "interpolate", "loss_on_plane", "minimal_ratio",
-           "per_sample_sensitivity", "sensitivity", "sharpness", "top_hessian_eigenvalue"]
+           "per_sample_sensitivity", "sensitivities", "sensitivity", "sharpness",
+           "top_hessian_eigenvalue"]

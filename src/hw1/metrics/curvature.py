@@ -46,7 +46,7 @@ def _check_hessian_size(n_params: int) -> None:
 
 
 def hessian(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor,
-            chunk_size: int = 128) -> torch.Tensor:
+            chunk_size: int = 32) -> torch.Tensor:
     """The full P x P Hessian of L over all parameters, in float64, cross-layer blocks included.
 
     Computed as the Jacobian of the gradient (reverse over reverse, which supports every

@@ -20,8 +20,30 @@ from hw1.metrics._common import eval_mode
 KINDS = ("jacobian", "loss_gradient")
 
 
+def _logit_jacobian_rows(model: nn.Module, xb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits' input-Jacobian of every sample in a batch, one class at a time.
+
+    Row k of every sample's Jacobian at once is the gradient of Σ_i z_ik with respect to the
+    batch (samples do not interact in eval mode), so K backward passes serve the whole batch.
+
+    Returns:
+        ``(p, Jz)``: softmax probabilities ``(B, K)`` and ``∂z/∂x`` ``(B, K, D)``.
+    """
+    xb = xb.detach().requires_grad_(True)
+    z = model(xb)
+    rows = [torch.autograd.grad(z[:, k].sum(), xb, retain_graph=k + 1 < z.shape[1])[0]
+            .reshape(len(xb), -1) for k in range(z.shape[1])]
+    return torch.softmax(z.detach(), dim=-1), torch.stack(rows, 1)
+
+
+def _softmax_jacobian_norms(p: torch.Tensor, Jz: torch.Tensor) -> torch.Tensor:
+    """‖(diag p − ppᵀ)·∂z/∂x‖_F per sample: ``p`` ``(B, K)``, ``Jz`` ``(B, K, D)`` -> ``(B,)``."""
+    S = torch.diag_embed(p) - p.unsqueeze(2) * p.unsqueeze(1)
+    return torch.linalg.vector_norm(S @ Jz, dim=(1, 2))
+
+
 def per_sample_sensitivity(model: nn.Module, X: torch.Tensor, y: torch.Tensor | None = None,
-                           kind: str = "jacobian", chunk: int = 256) -> torch.Tensor:
+                           kind: str = "jacobian", chunk: int = 128) -> torch.Tensor:
     """Per-sample Frobenius norms ``(N,)`` (see the module docstring for ``kind``).
 
     Args:
@@ -29,7 +51,7 @@ def per_sample_sensitivity(model: nn.Module, X: torch.Tensor, y: torch.Tensor | 
         X: inputs ``(N, ...)``.
         y: int labels ``(N,)``, needed for ``kind="loss_gradient"``.
         kind: ``"jacobian"`` or ``"loss_gradient"``.
-        chunk: samples per batch (bounds memory).
+        chunk: samples per batch (bounds memory: ``chunk x K x D`` Jacobian entries).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown sensitivity kind {kind!r}; valid: {', '.join(KINDS)}")
@@ -40,16 +62,7 @@ def per_sample_sensitivity(model: nn.Module, X: torch.Tensor, y: torch.Tensor | 
         for s in range(0, len(X), chunk):
             xb = X[s:s + chunk]
             if kind == "jacobian":
-                # row k of every sample's Jacobian at once: the gradient of Σ_i p_ik with
-                # respect to the batch (samples do not interact in eval mode)
-                xb = xb.detach().requires_grad_(True)
-                probs = torch.softmax(model(xb), dim=-1)  # (B, K)
-                squares = torch.zeros(len(xb), dtype=xb.dtype)
-                for k in range(probs.shape[1]):
-                    (g,) = torch.autograd.grad(probs[:, k].sum(), xb,
-                                               retain_graph=k + 1 < probs.shape[1])
-                    squares += g.reshape(len(xb), -1).pow(2).sum(1)
-                out.append(squares.sqrt())
+                out.append(_softmax_jacobian_norms(*_logit_jacobian_rows(model, xb)))
             else:
                 xb = xb.detach().requires_grad_(True)
                 # the sum of per-sample losses: sample i's gradient is its own loss's gradient
@@ -63,3 +76,21 @@ def sensitivity(model: nn.Module, X: torch.Tensor, y: torch.Tensor | None = None
                 kind: str = "jacobian") -> float:
     """Mean over samples of the per-sample sensitivity (see :func:`per_sample_sensitivity`)."""
     return float(per_sample_sensitivity(model, X, y, kind).mean())
+
+
+def sensitivities(model: nn.Module, X: torch.Tensor, y: torch.Tensor,
+                  chunk: int = 128) -> dict[str, float]:
+    """Both readings from one pass: ``{"jacobian": ..., "loss_gradient": ...}`` (means).
+
+    The per-sample loss gradient is ``(∂z/∂x)ᵀ(p − e_y)``, so the logit Jacobian rows that the
+    Jacobian reading needs give it for free.
+    """
+    jac, lossg = [], []
+    with eval_mode(model):
+        for s in range(0, len(X), chunk):
+            p, Jz = _logit_jacobian_rows(model, X[s:s + chunk])
+            jac.append(_softmax_jacobian_norms(p, Jz))
+            err = p - nn.functional.one_hot(y[s:s + chunk], p.shape[1]).to(p.dtype)
+            lossg.append(torch.linalg.vector_norm((err.unsqueeze(1) @ Jz)[:, 0], dim=1))
+    return {"jacobian": float(torch.cat(jac).mean()),
+            "loss_gradient": float(torch.cat(lossg).mean())}
