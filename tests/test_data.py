@@ -10,6 +10,7 @@ from hw1.data import (
     DataCorruptError,
     DataNotFoundError,
     load_dataset,
+    load_subset,
     subset,
     target_function,
 )
@@ -122,6 +123,17 @@ def test_subset_is_seeded():
     assert torch.equal(a[1], b[1]) and len(a[0]) == 10 and torch.equal(a[0].long(), a[1])
     with pytest.raises(ValueError, match="positive"):
         subset(x, y, 0, torch.Generator())
+
+
+def test_load_subset_is_seeded_sized_and_cached():
+    a = load_subset("digits", 100, 50)
+    assert a.x_train.shape == (100, 1, 8, 8) and a.x_test.shape == (50, 1, 8, 8)
+    assert "random subset of 100 train / 50 test images (seed 0)" in a.source
+    assert load_subset("digits", 100, 50) is a  # cached: every model of a sweep shares it
+    b = load_subset("digits", 100, 50, seed=1)
+    assert not torch.equal(a.y_train, b.y_train)
+    full = load_dataset("digits")
+    assert torch.equal(load_subset("digits", 10**6, 10**6).x_train, full.x_train)
 
 
 def test_target_functions():

@@ -14,6 +14,7 @@ labels are int64 ``(N,)``.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable
@@ -93,6 +94,16 @@ def load_dataset(name: str) -> Dataset:
     if key not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
     return {"mnist": _load_mnist, "cifar10": _load_cifar10, "digits": _load_digits}[key]()
+
+
+@functools.lru_cache(maxsize=2)
+def load_subset(name: str, n_train: int, n_test: int, seed: int = 0) -> Dataset:
+    """:func:`load_dataset` then :meth:`Dataset.subsample`, cached (the two most recent).
+
+    Every experiment that trains several models on one subset calls this instead of keeping
+    the data around itself. The tensors are shared between callers: do not modify them.
+    """
+    return load_dataset(name).subsample(n_train, n_test, seed)
 
 
 def subset(x: torch.Tensor, y: torch.Tensor, n: int,

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from hw1.config import ExperimentConfig
-from hw1.data import load_dataset
+from hw1.data import load_subset
 from hw1.experiments import optimization_trajectories as trajectories
 from hw1.metrics import filter_normalized_direction, loss_on_plane
 from hw1.models import mlp
@@ -62,7 +62,7 @@ def _flat_to_dict(vec: np.ndarray, model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _compute(cfg: Config, tcfg: trajectories.Config, traj: dict) -> tuple[dict, str]:
-    data = load_dataset(tcfg.dataset).subsample(tcfg.n_train, tcfg.n_test)
+    data = load_subset(tcfg.dataset, tcfg.n_train, tcfg.n_test)
     in_features, k = int(np.prod(data.input_shape)), data.num_classes
     snaps = traj["snapshots"][cfg.run_index]  # (S, P)
     solution = _as_model(snaps[-1], tcfg, in_features, k)

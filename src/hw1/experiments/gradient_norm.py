@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from hw1.config import ExperimentConfig
-from hw1.data import DATASETS, TARGET_FUNCTIONS, load_dataset, target_function
+from hw1.data import DATASETS, TARGET_FUNCTIONS, load_subset, target_function
 from hw1.models import count_params, mlp, mlp_with_params
 from hw1.plotting import save_figure
 from hw1.store import RunStore
@@ -64,7 +64,7 @@ def _train_function(cfg: Config) -> tuple[dict, str]:
 
 
 def _train_dataset(cfg: Config) -> tuple[dict, str]:
-    data = load_dataset(cfg.dataset).subsample(cfg.n_train, 1)
+    data = load_subset(cfg.dataset, cfg.n_train, 1)
     torch.manual_seed(cfg.seed)
     model = mlp(int(np.prod(data.input_shape)), list(cfg.dataset_widths), data.num_classes)
     hist = train(model, data.x_train, data.y_train, epochs=cfg.dataset_epochs,

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from hw1.config import ExperimentConfig
-from hw1.data import DATASETS, dataset_label, load_dataset
+from hw1.data import DATASETS, dataset_label, load_subset
 from hw1.metrics import interpolate
 from hw1.models import image_mlp
 from hw1.plotting import save_figure
@@ -60,7 +60,7 @@ Config.register(full=Config(), smoke=Config(dataset="digits", n_train=500, n_tes
 
 
 def _data(cfg: Config):
-    return load_dataset(cfg.dataset).subsample(cfg.n_train, cfg.n_test)
+    return load_subset(cfg.dataset, cfg.n_train, cfg.n_test)
 
 
 def _model(cfg: Config, data) -> nn.Module:
@@ -68,15 +68,14 @@ def _model(cfg: Config, data) -> nn.Module:
     return image_mlp(data.input_shape, cfg.widths, data.num_classes)
 
 
-def _trained(cfg: Config, store: RunStore, data_box: list, batch_size: int, lr: float
+def _trained(cfg: Config, store: RunStore, batch_size: int, lr: float
              ) -> tuple[nn.Module, dict]:
     spec = {"dataset": cfg.dataset, "n_train": cfg.n_train, "n_test": cfg.n_test,
             "widths": cfg.widths, "epochs": cfg.epochs, "batch_size": batch_size, "lr": lr}
 
     def compute():
-        data_box[0] = data_box[0] or _data(cfg)
-        model = _model(cfg, data_box[0])
-        d = data_box[0]
+        d = _data(cfg)
+        model = _model(cfg, d)
         hist = train(model, d.x_train, d.y_train, d.x_test, d.y_test, epochs=cfg.epochs,
                      batch_size=batch_size, lr=lr, seed=cfg.seed, desc=f"batch {batch_size}, "
                      f"lr {lr}")
@@ -84,8 +83,7 @@ def _trained(cfg: Config, store: RunStore, data_box: list, batch_size: int, lr: 
         return {"history": hist.to_dict()}, d.source, {"params": flat}
 
     stored = store.get_or_run({"model": spec}, cfg.seed, compute)
-    data_box[0] = data_box[0] or _data(cfg)
-    model = _model(cfg, data_box[0])
+    model = _model(cfg, _data(cfg))
     nn.utils.vector_to_parameters(torch.as_tensor(stored.arrays["params"]), model.parameters())
     return model.eval(), stored.result["history"]
 
@@ -110,18 +108,17 @@ def run(cfg: Config) -> dict:
         ``{"alphas", "dataset", "source", "pairs": {pair: {"labels", "curve", "histories"}}}``.
     """
     store = RunStore(cfg.name)
-    data_box: list = [None]
     alphas = np.linspace(*cfg.alpha_range, cfg.alphas)
     pairs = {"batch_size": [(bs, cfg.lrs[0]) for bs in cfg.batch_sizes],
              "learning_rate": [(cfg.batch_sizes[0], lr) for lr in cfg.lrs]}
     out = {"alphas": alphas.tolist(), "pairs": {}, "dataset": cfg.dataset}
     for pair, settings in pairs.items():
-        (model_a, hist_a), (model_b, hist_b) = (_trained(cfg, store, data_box, *s)
+        (model_a, hist_a), (model_b, hist_b) = (_trained(cfg, store, *s)
                                                 for s in settings)
         spec = {"curve": cfg.to_dict(), "pair": pair}
 
         def compute(a=model_a, b=model_b):
-            return _curve(a, b, data_box[0], alphas), data_box[0].source
+            return _curve(a, b, _data(cfg), alphas), _data(cfg).source
 
         stored = store.get_or_run(spec, cfg.seed, compute)
         out["pairs"][pair] = {"labels": [f"batch {bs}, lr {lr:g}" for bs, lr in settings],

@@ -12,7 +12,7 @@ import torch
 from sklearn.decomposition import PCA
 
 from hw1.config import ExperimentConfig
-from hw1.data import DATASETS, load_dataset
+from hw1.data import DATASETS, load_subset
 from hw1.ensemble import Ensemble, train_ensemble
 from hw1.models import count_params, mlp
 from hw1.plotting import save_figure
@@ -52,7 +52,7 @@ Config.register(full=Config(), smoke=Config(dataset="digits", n_train=1000, n_te
 
 
 def _train(cfg: Config) -> tuple[dict, str, dict]:
-    data = load_dataset(cfg.dataset).subsample(cfg.n_train, cfg.n_test)
+    data = load_subset(cfg.dataset, cfg.n_train, cfg.n_test)
     in_features = int(np.prod(data.input_shape))
     models = []
     for seed in cfg.seeds:

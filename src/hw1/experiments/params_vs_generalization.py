@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from hw1.config import ExperimentConfig
-from hw1.data import DATASETS, dataset_label, load_dataset
+from hw1.data import DATASETS, dataset_label, load_subset
 from hw1.ensemble import train_ensemble
 from hw1.models import count_params, image_mlp
 from hw1.plotting import save_figure
@@ -68,12 +68,10 @@ def run(cfg: Config) -> dict[str, dict]:
     base = {k: v for k, v in cfg.to_dict().items() if k not in ("datasets", "widths")}
     out = {}
     for name in cfg.datasets:
-        data, rows, source = None, [], None
+        rows, source = [], None
         for width in cfg.widths:
             def compute(w=width, name=name):
-                nonlocal data
-                data = data or load_dataset(name).subsample(cfg.n_train, cfg.n_test)
-                return _train(cfg, data, w)
+                return _train(cfg, load_subset(name, cfg.n_train, cfg.n_test), w)
 
             stored = store.get_or_run({**base, "dataset": name, "width": width},
                                       list(cfg.seeds), compute)

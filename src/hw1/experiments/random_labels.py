@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from hw1.config import ExperimentConfig
-from hw1.data import DATASETS, dataset_label, load_dataset
+from hw1.data import DATASETS, dataset_label, load_subset
 from hw1.models import count_params, image_mlp
 from hw1.plotting import save_figure
 from hw1.store import RunStore
@@ -55,7 +55,7 @@ def shuffled_labels(y: torch.Tensor, seed: int) -> torch.Tensor:
 
 
 def _train(cfg: Config, name: str) -> tuple[dict, str]:
-    data = load_dataset(name).subsample(cfg.n_train, cfg.n_test)
+    data = load_subset(name, cfg.n_train, cfg.n_test)
     y_random = shuffled_labels(data.y_train, cfg.seed)
     torch.manual_seed(cfg.seed)
     model = image_mlp(data.input_shape, cfg.widths, data.num_classes)

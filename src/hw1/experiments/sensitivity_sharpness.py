@@ -14,7 +14,7 @@ from matplotlib.ticker import NullFormatter
 from torch import nn
 
 from hw1.config import ExperimentConfig
-from hw1.data import DATASETS, dataset_label, load_dataset, subset
+from hw1.data import DATASETS, dataset_label, load_subset, subset
 from hw1.metrics import sensitivities, sharpness, top_hessian_eigenvalue
 from hw1.models import count_params, image_mlp
 from hw1.plotting import save_figure
@@ -90,15 +90,13 @@ def run(cfg: Config) -> dict:
     """
     store = RunStore(cfg.name)
     base = {k: v for k, v in cfg.to_dict().items() if k not in ("batch_sizes", "seeds")}
-    data = None
     table = {m: [] for m in METRICS}
     source = None
     for bs in cfg.batch_sizes:
         per_seed = []
         for seed in cfg.seeds:
             def compute(bs=bs, seed=seed):
-                nonlocal data
-                data = data or load_dataset(cfg.dataset).subsample(cfg.n_train, cfg.n_test)
+                data = load_subset(cfg.dataset, cfg.n_train, cfg.n_test)
                 return _train_and_measure(cfg, data, bs, seed)
 
             stored = store.get_or_run({**base, "batch_size": bs}, seed, compute)

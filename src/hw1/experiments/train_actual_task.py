@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from hw1.config import ExperimentConfig
-from hw1.data import DATASETS, dataset_label, load_dataset
+from hw1.data import DATASETS, dataset_label, load_subset
 from hw1.models import cnn_with_params, count_params, widths_of
 from hw1.plotting import band, save_figure
 from hw1.store import RunStore
@@ -86,7 +86,6 @@ def run(cfg: Config) -> dict[str, dict]:
     per_dataset = zip(cfg.datasets, cfg.n_params, cfg.epochs, cfg.n_train, cfg.n_test,
                       strict=True)
     for name, n_params, epochs, n_train, n_test in per_dataset:
-        data = None
         runs, source = {}, None
         for depth in cfg.depths:
             spec = {"dataset": name, "n_params": n_params, "epochs": epochs, "depth": depth,
@@ -94,9 +93,7 @@ def run(cfg: Config) -> dict[str, dict]:
                     "lr": cfg.lr}
 
             def compute(d=depth, n=n_params, e=epochs, name=name, sizes=(n_train, n_test)):
-                nonlocal data
-                data = data or load_dataset(name).subsample(*sizes)
-                return _train_one(cfg, data, n, e, d)
+                return _train_one(cfg, load_subset(name, *sizes), n, e, d)
 
             stored = store.get_or_run(spec, list(cfg.seeds), compute)
             runs[depth], source = stored.result, stored.data_source
