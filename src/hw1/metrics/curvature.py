@@ -1,4 +1,5 @@
-"""Gradient norm, the exact Hessian, the minimal ratio and the top Hessian eigenvalue.
+"""Gradient norm, the exact Hessian, the minimal ratio, the top Hessian eigenvalue and the
+Hutchinson estimate of the Hessian trace.
 
 All take ``loss_fn(output, target) -> scalar`` and the data ``X, y`` the loss is over, put
 the model in eval mode and restore its mode after. Parameters are flattened in
@@ -11,7 +12,7 @@ import math
 
 import torch
 from torch import nn
-from torch.func import grad, jacrev
+from torch.func import grad, jacrev, vjp, vmap
 
 from hw1.metrics._common import LossFn, eval_mode, flat_loss
 
@@ -69,6 +70,63 @@ def hessian(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor,
         f, theta = flat_loss(model, loss_fn, X, y, dtype=torch.float64)
         H = jacrev(grad(f), chunk_size=chunk_size)(theta)
     return (H + H.T) / 2  # symmetric up to rounding; make it exactly so
+
+
+def hessian_trace(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor,
+                  samples: int = 100, generator: torch.Generator | None = None,
+                  chunk_size: int = 32) -> float:
+    """Hutchinson estimate of tr(H), H the Hessian of L over the trainable parameters.
+
+    Hutchinson (1989); Avron & Toledo (2011). Draws ``samples`` Rademacher probes
+    ``v`` (independent ±1 entries, so ``E[v vᵀ] = I``) and returns the mean of ``vᵀHv``, an
+    unbiased estimate of ``tr(H)`` that never forms H. Hessian-vector products are reverse
+    over reverse (the vector-Jacobian product of the gradient, ``Hv = Hᵀv`` as H is
+    symmetric; same op support as :func:`hessian`), ``chunk_size`` probes per vmapped
+    batch, on a float64 copy of the model and data: the caller's model is not modified
+    (only its train/eval mode is switched for the call and restored).
+
+    Variance: for Rademacher probes one sample has
+    ``Var[vᵀHv] = 2 (‖H‖_F² − Σ_i H_ii²)`` (twice the squared Frobenius norm of the
+    off-diagonal part), so the estimate has variance ``2 (‖H‖_F² − Σ_i H_ii²) / samples``
+    and standard error ``sqrt`` of that. In particular it is exact, for any ``samples``,
+    when H is diagonal. (Gaussian probes would give the larger ``2 ‖H‖_F² / samples``.)
+
+    Args:
+        model: the network. Only parameters with ``requires_grad`` count (P of them); when
+            all are trainable the result estimates ``torch.trace(hessian(model, ...))``.
+        loss_fn: ``loss_fn(output, target)`` returning a scalar (the mean loss).
+        X: inputs ``(N, ...)``; y: targets ``(N, ...)``; L = loss_fn(model(X), y).
+        samples: number of Rademacher probes (>= 1).
+        generator: drives the probes (drawn on the generator's device, then moved to the
+            model's); the same generator state gives the same estimate. ``None`` uses
+            torch's global RNG.
+        chunk_size: probes per vmapped Hessian-vector-product batch (memory vs speed).
+
+    Returns:
+        The estimate of tr(H) as a Python float.
+
+    Raises:
+        ValueError: if ``samples < 1`` or ``chunk_size < 1``, or ``model`` has no trainable
+            parameters.
+    """
+    if isinstance(samples, bool) or int(samples) != samples or samples < 1:
+        raise ValueError(f"samples must be an integer >= 1, got {samples!r}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size!r}")
+    trainable = torch.cat([torch.full((p.numel(),), p.requires_grad, dtype=torch.bool)
+                           for p in model.parameters()] or [torch.zeros(0, dtype=torch.bool)])
+    if not bool(trainable.any()):
+        raise ValueError("model has no trainable parameters (none with requires_grad and "
+                         "at least one element), so the Hessian trace is undefined.")
+    with eval_mode(model):
+        f, theta = flat_loss(model, loss_fn, X, y, dtype=torch.float64)
+        probe_device = generator.device if generator is not None else theta.device
+        probes = torch.randint(0, 2, (int(samples), theta.numel()), generator=generator,
+                               device=probe_device, dtype=torch.float64).to(theta.device) * 2 - 1
+        probes = probes * trainable.to(device=theta.device, dtype=torch.float64)  # frozen: 0
+        _, hvp = vjp(grad(f), theta)
+        Hv = vmap(lambda v: hvp(v)[0], chunk_size=chunk_size)(probes)  # (samples, P)
+    return float((probes * Hv).sum(dim=1).mean())
 
 
 def default_tolerance(eigenvalues: torch.Tensor) -> float:
