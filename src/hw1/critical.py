@@ -4,7 +4,8 @@ Phase 1 trains every run on its loss; phase 2 switches the objective to the squa
 norm ``‖∇L(θ)‖²``, a real differentiable objective whose gradient ``2 H ∇L`` comes from
 differentiating through the gradient (``torch.func.grad`` of ``grad``), not a loss value
 overwritten by a number. All R runs share one architecture; their parameters are stacked and
-every step is one ``vmap`` call.
+every step is one ``vmap`` call. :func:`refine_critical_point` then polishes one end point in
+float64 (Levenberg–Marquardt on ``∇L``) to a far smaller gradient norm.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.func import functional_call, grad, stack_module_state, vmap
+from torch.func import functional_call, grad, jacrev, stack_module_state, vmap
 
+from hw1.metrics._common import eval_mode, flat_loss
+from hw1.metrics.curvature import _check_hessian_size
 from hw1.progress import progress
 
 Params = dict[str, torch.Tensor]
@@ -145,3 +148,130 @@ def find_critical_points(models: Sequence[nn.Module], loss_fn: Callable, X: torc
         out_models.append(m.eval())
     return CriticalPointResult(out_models, final_loss.detach(), final_norm.detach(), converged,
                                steps, torch.stack(trace))
+
+
+def refine_critical_point(model: nn.Module, loss_fn: Callable, X: torch.Tensor, y: torch.Tensor,
+                          *, tol: float = 1e-6, max_iter: int = 100, damping: float = 1e-6,
+                          chunk_size: int = 32) -> dict:
+    """Polish one approximate critical point in float64 until ``‖∇L‖ <= tol``.
+
+    Levenberg–Marquardt on the residual ``r(θ) = ∇L(θ)`` (whose Jacobian is the Hessian
+    ``H``), i.e. damped Gauss-Newton for ``min ½‖∇L(θ)‖²``: every trial step solves
+
+        ``(H² + μ I) δ = −H g``,   ``g = ∇L(θ)``,
+
+    with the exact float64 Hessian (Levenberg 1944, "A method for the solution of certain
+    non-linear problems in least squares"; Marquardt 1963, "An algorithm for least-squares
+    estimation of nonlinear parameters"). The step is taken only if it lowers ``‖∇L‖``;
+    then ``μ`` is divided by 10 (towards Newton's step ``−H⁻¹g``, quadratic convergence near
+    a nondegenerate critical point), otherwise it is multiplied by 10 (towards a short
+    gradient step on ``½‖∇L‖²``) and the step retried from the same point. Since only
+    ``‖∇L‖`` is monitored, this converges to critical points of any index (saddles as well as
+    minima), unlike Newton or L-BFGS on ``L`` itself, which are drawn to minima.
+
+    The system is solved through the eigendecomposition ``H = QΛQᵀ`` (one per accepted step,
+    reused by the retries): ``δ = −Q diag(λ / (λ² + μ)) Qᵀ g``. ``μ`` starts at
+    ``damping * max|λ|²`` and never falls below ``(P eps max|λ|)²``, the square of the
+    numerical-zero level of :func:`hw1.metrics.curvature.default_tolerance`.
+
+    It can also stop where no critical point is near: at a local minimum of ``‖∇L‖`` with
+    ``‖∇L‖ > 0`` (``H∇L ≈ 0``, e.g. a flat region whose gradient lies in near-null directions
+    of ``H``), or on a ReLU kink, where ``∇L`` jumps. Such runs end with ``converged=False``
+    (``"max_iter"`` or ``"stalled"``); that is a finding about the start point, not an error.
+
+    Works on a float64 copy: the caller's model (values, dtype, train/eval mode) is never
+    modified. Parameters are flattened in ``model.parameters()`` order; the loss is taken
+    in eval mode on the full data.
+
+    Args:
+        model: the network at the approximate critical point (P parameters; small enough for
+            the full ``P x P`` Hessian, see :data:`hw1.metrics.curvature.HESSIAN_MEMORY_LIMIT`).
+        loss_fn: ``loss_fn(output, target)`` returning a scalar.
+        X, y: the full training data ``(N, ...)`` (cast to float64 if floating).
+        tol: target gradient norm (> 0).
+        max_iter: most trial steps (each one linear solve and one gradient evaluation,
+            accepted or not; the Hessian is recomputed after accepted steps only), >= 1.
+        damping: initial ``μ`` relative to ``max|λ|²`` (> 0). Small by default: the start is
+            meant to be near a critical point, where the almost undamped (Newton) step is
+            right; a rejected step costs one gradient evaluation, not a Hessian.
+        chunk_size: Hessian columns per vmapped batch (memory vs speed).
+
+    Returns:
+        dict with
+
+        - ``params``: ``(P,)`` float64 torch tensor, the refined flat parameters;
+        - ``model``: a float64 copy of ``model`` holding ``params``, in eval mode (feed it
+          float64 inputs);
+        - ``loss``, ``grad_norm``: float, at ``params`` (float64);
+        - ``start_loss``, ``start_grad_norm``: float, at the given point (float64);
+        - ``converged``: bool, ``grad_norm <= tol``;
+        - ``reason``: ``"tol"``, ``"max_iter"`` or ``"stalled"`` (the trial step no longer
+          moves θ at float64 resolution: ``tol`` is below the attainable rounding floor, or
+          the iteration is stuck away from a critical point);
+        - ``iterations``: trial steps taken; ``accepted``: how many of them were kept;
+        - ``damping``: the final ``μ``; ``distance``: ``‖θ_final − θ_start‖``.
+
+    Raises:
+        ValueError: for ``tol <= 0``, ``max_iter < 1`` or ``damping <= 0``.
+        MemoryError: when the float64 Hessian would exceed the metrics' memory limit.
+    """
+    if not tol > 0:
+        raise ValueError(f"tol must be positive, got {tol}")
+    if max_iter < 1:
+        raise ValueError(f"max_iter must be >= 1, got {max_iter}")
+    if not damping > 0:
+        raise ValueError(f"damping must be positive, got {damping}")
+    work = copy.deepcopy(model).to(torch.float64)
+    P = sum(p.numel() for p in work.parameters())
+    _check_hessian_size(P)
+    with eval_mode(work):  # the copy flat_loss makes keeps eval mode
+        f, theta = flat_loss(work, loss_fn, X, y, dtype=torch.float64)
+    grad_f = grad(f)
+    hess_f = jacrev(grad_f, chunk_size=chunk_size)
+    eps = torch.finfo(torch.float64).eps
+
+    theta0 = theta.clone()
+    g = grad_f(theta)
+    g_norm = float(g.norm())
+    start_loss, start_norm = float(f(theta)), g_norm
+    mu = mu_min = None
+    iterations = accepted = 0
+    need_hessian, reason = True, "tol"
+    while g_norm > tol:
+        if iterations == max_iter:
+            reason = "max_iter"
+            break
+        if need_hessian:
+            H = hess_f(theta)
+            lam, Q = torch.linalg.eigh((H + H.T) / 2)
+            g_eig = Q.T @ g
+            scale = float(lam.abs().max()) ** 2 or 1.0
+            if mu is None:
+                mu = damping * scale
+            mu_min = (P * eps) ** 2 * scale
+            mu = max(mu, mu_min)
+            need_hessian = False
+        delta = -Q @ (lam / (lam ** 2 + mu) * g_eig)
+        step = float(delta.norm())
+        if step == 0.0 or step <= eps * float(theta.norm()):
+            reason = "stalled"
+            break
+        iterations += 1
+        trial = theta + delta
+        g_trial = grad_f(trial)
+        trial_norm = float(g_trial.norm())
+        if trial_norm < g_norm:  # False for NaN too
+            theta, g, g_norm = trial, g_trial, trial_norm
+            accepted += 1
+            mu = max(mu / 10, mu_min)
+            need_hessian = True
+        else:
+            mu *= 10
+
+    with torch.no_grad():
+        torch.nn.utils.vector_to_parameters(theta, work.parameters())
+    return {"params": theta.detach(), "model": work.eval(), "loss": float(f(theta)),
+            "grad_norm": g_norm, "start_loss": start_loss, "start_grad_norm": start_norm,
+            "converged": g_norm <= tol, "reason": reason,
+            "iterations": iterations, "accepted": accepted, "damping": float(mu or 0.0),
+            "distance": float((theta - theta0).norm())}
