@@ -4,6 +4,11 @@
 ``vmap`` over ``functional_call`` evaluates all R models in one call. The summed loss has, for
 each copy, exactly that copy's own gradient, and Adam/SGD act elementwise, so training the
 stack equals R separate runs (each with its own seed-driven batch order), only faster.
+
+Trained ``until`` a :class:`hw1.training.Criterion`, a copy that meets it is frozen: its rows
+of every parameter are restored after each optimizer step (Adam and SGD with momentum would
+otherwise keep moving them through their running moments), so they stay bit-identical while
+the others continue.
 """
 
 from __future__ import annotations
@@ -18,7 +23,14 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from hw1.config import device as default_device
 from hw1.progress import progress
-from hw1.training import History, loss_function, make_optimizer
+from hw1.training import (
+    Criterion,
+    History,
+    check_criterion,
+    epoch_numbers,
+    loss_function,
+    make_optimizer,
+)
 
 
 class Ensemble:
@@ -93,9 +105,10 @@ def evaluate_ensemble(ens: Ensemble, loss_fn: Callable, x: torch.Tensor, y: torc
 
 def train_ensemble(models: Sequence[nn.Module], x_train: torch.Tensor, y_train: torch.Tensor,
                    x_test: torch.Tensor | None = None, y_test: torch.Tensor | None = None, *,
-                   epochs: int, batch_size: int, lr: float, seeds: Sequence[int],
+                   epochs: int | None = None, batch_size: int, lr: float, seeds: Sequence[int],
                    optimizer: str = "adam", loss: str = "cross_entropy",
                    on_epoch_end: Callable[[int, Ensemble, list[History]], None] | None = None,
+                   until: Criterion | None = None,
                    device: torch.device | None = None, desc: str | None = None,
                    ) -> tuple[list[History], Ensemble]:
     """Train R models at once; equal to ``train(models[r], ..., seed=seeds[r])`` for each r.
@@ -106,17 +119,21 @@ def train_ensemble(models: Sequence[nn.Module], x_train: torch.Tensor, y_train: 
         epochs, batch_size, lr, optimizer, loss: as for :func:`hw1.training.train`.
         seeds: R seeds; seed r drives model r's batch order.
         on_epoch_end: called as ``f(epoch, ensemble, histories)`` after epoch 0 and each epoch.
+        until: as for :func:`hw1.training.train`, per model: model r is frozen (its parameters
+            stay bit-identical) from the first recorded epoch at which it meets the criterion,
+            and its history ends there, with its own ``steps`` and ``reached``. Training ends
+            when every model has met it, or at exactly ``until.max_steps`` steps (all models
+            still training then stop together, evaluated once more), or after ``epochs``.
 
     Returns:
         ``(histories, ensemble)``: one :class:`History` per model, and the trained ensemble.
 
     Raises:
-        FloatingPointError: when any model's loss becomes NaN or infinite.
+        FloatingPointError: when any model still training has a NaN or infinite loss.
     """
     if len(seeds) != len(models):
         raise ValueError(f"need one seed per model: {len(models)} models, {len(seeds)} seeds")
-    if not isinstance(epochs, int) or epochs <= 0:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    check_criterion(until, epochs, y_train)
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     dev = device or default_device()
@@ -131,33 +148,77 @@ def train_ensemble(models: Sequence[nn.Module], x_train: torch.Tensor, y_train: 
     hists = [History() for _ in models]
     n = len(x_train)
     per_model_loss = vmap(lambda p, xb, yb: loss_fn(ens._call(p, xb), yb))
+    max_steps = until.max_steps if until is not None else None
+    active = [True] * ens.size  # models still training (all of them without a criterion)
+    frozen_mask = torch.zeros(ens.size, dtype=torch.bool, device=dev)
+    frozen_values: dict[str, torch.Tensor] = {}  # parameters of the frozen models, by name
+    steps = 0
 
     def record(epoch: int) -> None:
         tr = evaluate_ensemble(ens, loss_fn, x_train, y_train)
         te = (evaluate_ensemble(ens, loss_fn, x_test, y_test) if has_test
               else (torch.full((ens.size,), math.nan),) * 2)
         for r, h in enumerate(hists):
+            if not active[r]:
+                continue
             h.epoch.append(epoch)
             h.train_loss.append(tr[0][r].item())
             h.train_acc.append(tr[1][r].item())
             h.test_loss.append(te[0][r].item())
             h.test_acc.append(te[1][r].item())
+            h.steps = steps
         if on_epoch_end is not None:
             on_epoch_end(epoch, ens, hists)
 
+    def freeze_those_meeting_the_criterion() -> None:
+        newly = [r for r in range(ens.size) if active[r] and until.met(hists[r])]
+        if not newly:
+            return
+        for r in newly:
+            active[r] = False
+        frozen_mask[newly] = True
+        with torch.no_grad():
+            for k, p in ens.params.items():
+                frozen_values.setdefault(k, torch.zeros_like(p))[newly] = p[newly]
+
     record(0)
-    for epoch in progress(range(1, epochs + 1), desc=desc or "training ensemble", leave=False):
+    if until is not None:
+        freeze_those_meeting_the_criterion()
+    bar = progress(epoch_numbers(epochs), total=epochs, desc=desc or "training ensemble",
+                   leave=False)
+    for epoch in bar if any(active) else ():
         order = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(dev)  # (R, N)
         for step, start in enumerate(range(0, n, batch_size)):
             idx = order[:, start:start + batch_size]
             opt.zero_grad(set_to_none=True)
             losses = per_model_loss(ens.params, x_train[idx], y_train[idx])  # (R,)
-            if not torch.isfinite(losses).all():
-                bad = torch.nonzero(~torch.isfinite(losses)).flatten().tolist()
+            finite = torch.isfinite(losses)
+            if frozen_values:
+                finite |= frozen_mask  # a frozen model's loss no longer matters
+            if not finite.all():
+                bad = torch.nonzero(~finite).flatten().tolist()
                 raise FloatingPointError(
                     f"training diverged: loss of model(s) {bad} is not finite at epoch {epoch}, "
                     f"step {step} (lr={lr}); lower the learning rate or check the data.")
-            losses.sum().backward()
+            if frozen_values:
+                losses[~frozen_mask].sum().backward()  # zero gradient for the frozen models
+            else:
+                losses.sum().backward()
             opt.step()
+            if frozen_values:
+                with torch.no_grad():  # undo the optimizer's moment-driven drift
+                    for k, p in ens.params.items():
+                        p[frozen_mask] = frozen_values[k][frozen_mask]
+            steps += 1
+            if max_steps is not None and steps >= max_steps:
+                break
         record(epoch)
+        if until is not None:
+            freeze_those_meeting_the_criterion()
+            if not any(active) or steps >= max_steps:
+                break
+    bar.close()
+    if until is not None:
+        for h in hists:
+            h.reached = until.met(h)
     return hists, ens

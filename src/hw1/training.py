@@ -6,9 +6,12 @@ Tensors already in memory are batched by indexing with a permutation drawn from 
 
 from __future__ import annotations
 
+import itertools
 import math
+import numbers
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -76,9 +79,92 @@ def evaluate(model: nn.Module, loss_fn: Callable, x: torch.Tensor, y: torch.Tens
     return total_loss / len(x), (correct / len(x) if classify else math.nan)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Criterion:
+    """Train until a stated target on the training set, under a cap on optimizer steps.
+
+    Example: ``Criterion(train_loss_at_most=0.01, train_acc_at_least=0.995, max_steps=20_000)``
+    reads "train loss <= 0.01 or train accuracy >= 99.5%, at most 20,000 optimizer steps".
+
+    The targets combine with *or*: any one given target is enough. Comparisons are inclusive
+    and use the full-training-set loss and accuracy recorded after each epoch (and after
+    epoch 0, before any step: a model that already meets the criterion is not trained).
+    A run that hits the cap first is not an error: :func:`train` marks it with
+    ``History.reached = False``.
+
+    Args:
+        train_loss_at_most: met when the mean train loss is ``<=`` this (positive, finite).
+        train_acc_at_least: met when the train accuracy is ``>=`` this fraction in ``(0, 1]``
+            (``0.995`` for 99.5%); needs integer class labels.
+        max_steps: the cap: at most this many optimizer steps (a positive integer). Training
+            stops at exactly ``max_steps``, mid-epoch if need be, and evaluates once more there.
+
+    Raises:
+        ValueError: when neither target is given, a target is not positive (or not finite),
+            the accuracy target exceeds 1, or ``max_steps`` is not a positive integer.
+    """
+
+    train_loss_at_most: float | None = None
+    train_acc_at_least: float | None = None
+    max_steps: int
+
+    def __post_init__(self) -> None:
+        loss, acc, cap = self.train_loss_at_most, self.train_acc_at_least, self.max_steps
+        if loss is None and acc is None:
+            raise ValueError("a Criterion needs a target: give train_loss_at_most=..., "
+                             "train_acc_at_least=... or both (either one is then enough)")
+        for name, value in (("train_loss_at_most", loss), ("train_acc_at_least", acc)):
+            if value is None:
+                continue
+            if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                    or not math.isfinite(value) or value <= 0):
+                raise ValueError(f"{name} must be a positive finite number, got {value!r}; "
+                                 f"give a number > 0, e.g. {name}=0.01 for a loss or 0.995 "
+                                 "for 99.5% accuracy (a target <= 0 can never be met)")
+            object.__setattr__(self, name, float(value))
+        if acc is not None and acc > 1:
+            hint = f"write {acc / 100:g} for {acc:g}%" if acc <= 100 else "1.0 is 100%"
+            raise ValueError(f"train_acc_at_least must be a fraction in (0, 1], got {acc!r}; "
+                             f"accuracy is a fraction of the training set ({hint})")
+        if isinstance(cap, bool) or not isinstance(cap, numbers.Integral) or cap <= 0:
+            raise ValueError(f"max_steps must be a positive integer (the cap on optimizer "
+                             f"steps), got {cap!r}; e.g. max_steps=20_000")
+        object.__setattr__(self, "max_steps", int(cap))
+
+    def met(self, history: History) -> bool:
+        """Whether the last recorded train loss or accuracy of ``history`` meets a target.
+
+        False for an empty history and for missing values (NaN, or ``None`` as NaN is stored).
+        """
+        if not history.epoch:
+            return False
+        loss, acc = history.train_loss[-1], history.train_acc[-1]
+        if (self.train_loss_at_most is not None and loss is not None
+                and loss <= self.train_loss_at_most):
+            return True
+        return (self.train_acc_at_least is not None and acc is not None
+                and acc >= self.train_acc_at_least)
+
+    def describe(self) -> str:
+        """One line for notebooks, e.g. ``train loss ≤ 0.01 or train accuracy ≥ 99.5%, at most
+        20,000 optimizer steps``."""
+        targets = []
+        if self.train_loss_at_most is not None:
+            targets.append(f"train loss ≤ {self.train_loss_at_most:g}")
+        if self.train_acc_at_least is not None:
+            targets.append(f"train accuracy ≥ {100 * self.train_acc_at_least:g}%")
+        return f"{' or '.join(targets)}, at most {self.max_steps:,} optimizer steps"
+
+
 @dataclass
 class History:
-    """What :func:`train` records. Epoch lists start with epoch 0 (before training)."""
+    """What :func:`train` records. Epoch lists start with epoch 0 (before training).
+
+    ``steps`` is the number of optimizer steps taken (``None`` in histories stored before it
+    was counted). ``reached`` says whether the run met its :class:`Criterion` (``None`` when
+    trained without one). When a criterion's step cap ends training mid-epoch, the last entry
+    is the evaluation at the cap, labelled with the number of that partial epoch.
+    """
 
     epoch: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
@@ -87,13 +173,37 @@ class History:
     test_acc: list[float] = field(default_factory=list)
     step_loss: list[float] = field(default_factory=list)
     step_grad_norm: list[float] = field(default_factory=list)
+    steps: int | None = None
+    reached: bool | None = None
 
-    def to_dict(self) -> dict[str, list]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, list]) -> History:
+    def from_dict(cls, d: dict[str, Any]) -> History:
+        """Inverse of :meth:`to_dict`; keys added later (``steps``, ``reached``) may be absent."""
         return cls(**d)
+
+
+def check_criterion(until: Criterion | None, epochs: int | None, y_train: torch.Tensor) -> None:
+    """Validate the stopping settings shared by :func:`train` and ``train_ensemble``."""
+    if until is None:
+        if epochs is None:
+            raise ValueError("give epochs=... or until=Criterion(...) (or both: then epochs "
+                             "is a further cap)")
+    elif not isinstance(until, Criterion):
+        raise TypeError(f"until must be a hw1.training.Criterion, got {type(until).__name__}")
+    elif (until.train_acc_at_least is not None and until.train_loss_at_most is None
+          and torch.is_floating_point(y_train)):
+        raise ValueError("train_acc_at_least needs integer class labels, but y_train is "
+                         f"{y_train.dtype} (regression); use train_loss_at_most instead")
+    if epochs is not None and (not isinstance(epochs, int) or epochs <= 0):
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+
+
+def epoch_numbers(epochs: int | None) -> Iterator[int] | range:
+    """``1..epochs``, or ``1, 2, ...`` without end when ``epochs`` is None."""
+    return range(1, epochs + 1) if epochs is not None else itertools.count(1)
 
 
 def gradient_global_norm(model: nn.Module) -> float:
@@ -115,10 +225,11 @@ def make_optimizer(name: str, params, lr: float, momentum: float = 0.9) -> torch
 
 def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
           x_test: torch.Tensor | None = None, y_test: torch.Tensor | None = None, *,
-          epochs: int, batch_size: int, lr: float, seed: int, optimizer: str = "adam",
-          loss: str = "cross_entropy", record_steps: bool = False,
+          epochs: int | None = None, batch_size: int, lr: float, seed: int,
+          optimizer: str = "adam", loss: str = "cross_entropy", record_steps: bool = False,
           on_epoch_end: Callable[[int, nn.Module, History], None] | None = None,
           stop_when: Callable[[History], bool] | None = None,
+          until: Criterion | None = None,
           device: torch.device | None = None, desc: str | None = None) -> History:
     """Train ``model`` in place with mini-batches and return its history.
 
@@ -127,7 +238,8 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
         x_train, y_train: training data; ``y`` int64 ``(N,)`` for cross-entropy,
             float ``(N, K)`` for MSE.
         x_test, y_test: optional held-out data evaluated after every epoch.
-        epochs: number of passes over the training data.
+        epochs: number of passes over the training data. Required without ``until``; with it,
+            optional and a further cap (``None``: as many epochs as the criterion needs).
         batch_size: samples per step.
         lr: learning rate.
         seed: seeds the batch order (an explicit ``torch.Generator``).
@@ -137,15 +249,25 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
         on_epoch_end: called as ``f(epoch, model, history)`` after epoch 0 and each epoch.
         stop_when: checked after each epoch; training ends early when it returns True
             (e.g. ``lambda h: h.train_acc[-1] > 0.95``).
+        until: train until this :class:`Criterion` holds, checked on the full training set
+            after epoch 0 and every epoch; stop at the first recorded epoch that meets it, or
+            at exactly ``until.max_steps`` optimizer steps (mid-epoch if need be, followed by
+            one more evaluation recorded under that partial epoch's number). Hitting the cap
+            is not an error: ``history.reached`` is then False.
         device: where to train (default :func:`hw1.config.device`).
         desc: label for the progress bar.
 
+    Returns:
+        The :class:`History`, with ``steps`` (optimizer steps taken, ``epochs * ceil(N /
+        batch_size)`` for a full run) and ``reached`` (``until.met`` at the end; ``None``
+        without ``until``).
+
     Raises:
-        ValueError: for non-positive epochs, batch size or learning rate.
+        ValueError: for non-positive epochs, batch size or learning rate, for neither
+            ``epochs`` nor ``until``, or an accuracy target with float (regression) labels.
         FloatingPointError: when the loss becomes NaN or infinite (names epoch and step).
     """
-    if not isinstance(epochs, int) or epochs <= 0:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    check_criterion(until, epochs, y_train)
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     dev = device or default_device()
@@ -157,7 +279,8 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
     loss_fn = loss_function(loss)
     opt = make_optimizer(optimizer, model.parameters(), lr)
     gen = torch.Generator().manual_seed(seed)
-    hist = History()
+    hist = History(steps=0)
+    max_steps = until.max_steps if until is not None else None
 
     def record(epoch: int) -> None:
         hist.epoch.append(epoch)
@@ -171,8 +294,9 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
             on_epoch_end(epoch, model, hist)
 
     record(0)
-    bar = progress(range(1, epochs + 1), desc=desc or "training", leave=False)
-    for epoch in bar:
+    bar = progress(epoch_numbers(epochs), total=epochs, desc=desc or "training", leave=False)
+    met_at_start = until is not None and until.met(hist)  # then nothing to train
+    for epoch in () if met_at_start else bar:
         model.train()
         for step, (xb, yb) in enumerate(batches(x_train, y_train, batch_size, gen)):
             opt.zero_grad(set_to_none=True)
@@ -186,10 +310,17 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
                 hist.step_loss.append(batch_loss.item())
                 hist.step_grad_norm.append(gradient_global_norm(model))
             opt.step()
+            hist.steps += 1
+            if max_steps is not None and hist.steps >= max_steps:
+                break
         record(epoch)
         bar.set_postfix(train_loss=f"{hist.train_loss[-1]:.4g}")
+        if until is not None and (until.met(hist) or hist.steps >= max_steps):
+            break
         if stop_when is not None and stop_when(hist):
             break
     bar.close()
+    if until is not None:
+        hist.reached = until.met(hist)
     model.eval()
     return hist
