@@ -5,7 +5,9 @@ the solution, and on the PCA plane of that run's own trajectory (from
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 import matplotlib.pyplot as plt
@@ -97,16 +99,26 @@ def _compute(cfg: Config, tcfg: trajectories.Config, traj: dict) -> tuple[dict, 
     return result, data.source
 
 
-def run(cfg: Config) -> dict:
-    """Load the trajectory runs (training them if needed), then compute (or load) the surfaces."""
+def _unit(cfg: Config, tcfg: trajectories.Config, spec: dict, seed: int) -> tuple[dict, str]:
+    return _compute(cfg, tcfg, trajectories.run(tcfg))  # loads the stored trajectories
+
+
+def run(cfg: Config, executor: Executor | None = None) -> dict:
+    """Load the trajectory runs (training them if needed), then compute (or load) the surfaces.
+
+    Args:
+        cfg: the experiment's settings.
+        executor: where to train the trajectories and compute the surfaces (one task each,
+            one after the other); None: here.
+    """
     tcfg = trajectories.Config.resolve()
-    traj = trajectories.run(tcfg)
+    traj = trajectories.run(tcfg, executor=executor)
     if not 0 <= cfg.run_index < len(traj["snapshots"]):
         raise ValueError(f"run_index {cfg.run_index} is out of range: the trajectory experiment "
                          f"has {len(traj['snapshots'])} runs")
     spec = {**cfg.to_dict(), "trajectories": tcfg.to_dict()}
-    stored = RunStore(cfg.name).get_or_run(spec, cfg.direction_seed,
-                                           lambda: _compute(cfg, tcfg, traj))
+    [stored] = RunStore(cfg.name).sweep([(spec, cfg.direction_seed)], partial(_unit, cfg, tcfg),
+                                        executor=executor)
     return {**stored.result, "source": stored.data_source}
 
 

@@ -3,7 +3,9 @@ every iteration, on a 1-D function task and on MNIST."""
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 import matplotlib.pyplot as plt
@@ -74,18 +76,24 @@ def _train_dataset(cfg: Config) -> tuple[dict, str]:
              "loss": "cross-entropy"}, data.source)
 
 
-def run(cfg: Config) -> dict[str, dict]:
-    """Train (or load) both tasks; ``results[task]`` holds the history with per-step lists."""
-    store = RunStore(cfg.name)
+def _unit(cfg: Config, spec: dict, seed: int) -> tuple[dict, str]:
+    return _train_function(cfg) if "function" in spec else _train_dataset(cfg)
+
+
+def run(cfg: Config, executor: Executor | None = None) -> dict[str, dict]:
+    """Train (or load) both tasks; ``results[task]`` holds the history with per-step lists.
+
+    Args:
+        cfg: the experiment's settings.
+        executor: runs the two tasks; None: here, one after the other.
+    """
     c = cfg.to_dict()
     fn_spec = {k: v for k, v in c.items() if k.startswith("function") or k in ("batch_size", "lr")}
     ds_spec = {k: v for k, v in c.items() if not k.startswith("function") and k != "seed"}
-    out = {}
-    for task, spec, compute in ((cfg.function, fn_spec, lambda: _train_function(cfg)),
-                                (cfg.dataset, ds_spec, lambda: _train_dataset(cfg))):
-        stored = store.get_or_run(spec, cfg.seed, compute)
-        out[task] = {**stored.result, "source": stored.data_source}
-    return out
+    runs = RunStore(cfg.name).sweep([(fn_spec, cfg.seed), (ds_spec, cfg.seed)],
+                                    partial(_unit, cfg), executor=executor)
+    return {task: {**stored.result, "source": stored.data_source}
+            for task, stored in zip((cfg.function, cfg.dataset), runs, strict=True)}
 
 
 def summary(results: dict) -> list[dict]:

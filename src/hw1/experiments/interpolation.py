@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 import matplotlib.pyplot as plt
@@ -17,7 +19,7 @@ from hw1.data import DATASETS, dataset_label, load_subset
 from hw1.metrics import interpolate
 from hw1.models import image_mlp
 from hw1.plotting import save_figure
-from hw1.store import RunStore
+from hw1.store import Run, RunStore
 from hw1.training import evaluate, train
 
 
@@ -68,24 +70,27 @@ def _model(cfg: Config, data) -> nn.Module:
     return image_mlp(data.input_shape, cfg.widths, data.num_classes)
 
 
-def _trained(cfg: Config, store: RunStore, batch_size: int, lr: float
-             ) -> tuple[nn.Module, dict]:
-    spec = {"dataset": cfg.dataset, "n_train": cfg.n_train, "n_test": cfg.n_test,
-            "widths": cfg.widths, "epochs": cfg.epochs, "batch_size": batch_size, "lr": lr}
+def _model_spec(cfg: Config, batch_size: int, lr: float) -> dict:
+    return {"model": {"dataset": cfg.dataset, "n_train": cfg.n_train, "n_test": cfg.n_test,
+                      "widths": cfg.widths, "epochs": cfg.epochs, "batch_size": batch_size,
+                      "lr": lr}}
 
-    def compute():
-        d = _data(cfg)
-        model = _model(cfg, d)
-        hist = train(model, d.x_train, d.y_train, d.x_test, d.y_test, epochs=cfg.epochs,
-                     batch_size=batch_size, lr=lr, seed=cfg.seed, desc=f"batch {batch_size}, "
-                     f"lr {lr}")
-        flat = nn.utils.parameters_to_vector(model.parameters()).detach().numpy()
-        return {"history": hist.to_dict()}, d.source, {"params": flat}
 
-    stored = store.get_or_run({"model": spec}, cfg.seed, compute)
+def _train_unit(cfg: Config, spec: dict, seed: int) -> tuple[dict, str, dict]:
+    batch_size, lr = spec["model"]["batch_size"], spec["model"]["lr"]
+    d = _data(cfg)
+    model = _model(cfg, d)
+    hist = train(model, d.x_train, d.y_train, d.x_test, d.y_test, epochs=cfg.epochs,
+                 batch_size=batch_size, lr=lr, seed=cfg.seed, desc=f"batch {batch_size}, "
+                 f"lr {lr}")
+    flat = nn.utils.parameters_to_vector(model.parameters()).detach().numpy()
+    return {"history": hist.to_dict()}, d.source, {"params": flat}
+
+
+def _as_model(cfg: Config, stored: Run) -> nn.Module:
     model = _model(cfg, _data(cfg))
     nn.utils.vector_to_parameters(torch.as_tensor(stored.arrays["params"]), model.parameters())
-    return model.eval(), stored.result["history"]
+    return model.eval()
 
 
 def _curve(model_a: nn.Module, model_b: nn.Module, data, alphas: np.ndarray) -> dict:
@@ -101,28 +106,51 @@ def _curve(model_a: nn.Module, model_b: nn.Module, data, alphas: np.ndarray) -> 
     return out
 
 
-def run(cfg: Config) -> dict:
+def _pairs(cfg: Config) -> dict[str, list[tuple[int, float]]]:
+    return {"batch_size": [(bs, cfg.lrs[0]) for bs in cfg.batch_sizes],
+            "learning_rate": [(cfg.batch_sizes[0], lr) for lr in cfg.lrs]}
+
+
+def _curve_unit(cfg: Config, spec: dict, seed: int) -> tuple[dict, str]:
+    store = RunStore(cfg.name)
+    a, b = (_as_model(cfg, _endpoint(store, cfg, *s)) for s in _pairs(cfg)[spec["pair"]])
+    alphas = np.linspace(*cfg.alpha_range, cfg.alphas)
+    return _curve(a, b, _data(cfg), alphas), _data(cfg).source
+
+
+def _endpoint(store: RunStore, cfg: Config, batch_size: int, lr: float) -> Run:
+    stored = store.load(_model_spec(cfg, batch_size, lr), cfg.seed)
+    if stored is None:  # the first stage of run() stores every endpoint before any curve
+        raise LookupError(f"endpoint (batch {batch_size}, lr {lr}) is not in {store.folder}; "
+                          "run interpolation.run(cfg), which trains it first")
+    return stored
+
+
+def run(cfg: Config, executor: Executor | None = None) -> dict:
     """Train (or load) the models, then compute (or load) both interpolation curves.
+
+    Args:
+        cfg: the experiment's settings.
+        executor: trains the endpoints, then computes the two curves (each stage's tasks at
+            once); None: here, one after another.
 
     Returns:
         ``{"alphas", "dataset", "source", "pairs": {pair: {"labels", "curve", "histories"}}}``.
     """
     store = RunStore(cfg.name)
     alphas = np.linspace(*cfg.alpha_range, cfg.alphas)
-    pairs = {"batch_size": [(bs, cfg.lrs[0]) for bs in cfg.batch_sizes],
-             "learning_rate": [(cfg.batch_sizes[0], lr) for lr in cfg.lrs]}
+    pairs = _pairs(cfg)
+    settings = list(dict.fromkeys(s for pair in pairs.values() for s in pair))  # 3 models
+    models = store.sweep([(_model_spec(cfg, *s), cfg.seed) for s in settings],
+                         partial(_train_unit, cfg), executor=executor)
+    history = {s: run.result["history"] for s, run in zip(settings, models, strict=True)}
+    curves = store.sweep([({"curve": cfg.to_dict(), "pair": pair}, cfg.seed) for pair in pairs],
+                         partial(_curve_unit, cfg), executor=executor)
     out = {"alphas": alphas.tolist(), "pairs": {}, "dataset": cfg.dataset}
-    for pair, settings in pairs.items():
-        (model_a, hist_a), (model_b, hist_b) = (_trained(cfg, store, *s)
-                                                for s in settings)
-        spec = {"curve": cfg.to_dict(), "pair": pair}
-
-        def compute(a=model_a, b=model_b):
-            return _curve(a, b, _data(cfg), alphas), _data(cfg).source
-
-        stored = store.get_or_run(spec, cfg.seed, compute)
-        out["pairs"][pair] = {"labels": [f"batch {bs}, lr {lr:g}" for bs, lr in settings],
-                              "curve": stored.result, "histories": [hist_a, hist_b]}
+    for (pair, pair_settings), stored in zip(pairs.items(), curves, strict=True):
+        out["pairs"][pair] = {"labels": [f"batch {bs}, lr {lr:g}" for bs, lr in pair_settings],
+                              "curve": stored.result,
+                              "histories": [history[s] for s in pair_settings]}
         out["source"] = stored.data_source
     return out
 

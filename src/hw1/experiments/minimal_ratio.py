@@ -4,7 +4,9 @@ minimal ratio (the fraction of positive eigenvalues)."""
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 import matplotlib.pyplot as plt
@@ -80,10 +82,19 @@ def _compute(cfg: Config) -> tuple[dict, str, dict]:
             {"eigenvalues": eig, "grad_norm_trace": res.grad_norm_trace.numpy()})
 
 
-def run(cfg: Config) -> dict:
-    """Run (or load) all runs; per-run lists plus ``eigenvalues`` ``(R, P)``."""
-    stored = RunStore(cfg.name).get_or_run(cfg.to_dict(), list(range(cfg.runs)),
-                                           lambda: _compute(cfg))
+def _unit(cfg: Config, spec: dict, seeds: list[int]) -> tuple[dict, str, dict]:
+    return _compute(cfg)
+
+
+def run(cfg: Config, executor: Executor | None = None) -> dict:
+    """Run (or load) all runs; per-run lists plus ``eigenvalues`` ``(R, P)``.
+
+    Args:
+        cfg: the experiment's settings.
+        executor: where to run the vectorized search (one task); None: here.
+    """
+    [stored] = RunStore(cfg.name).sweep([(cfg.to_dict(), list(range(cfg.runs)))],
+                                        partial(_unit, cfg), executor=executor)
     return {**stored.result, **stored.arrays}
 
 

@@ -3,7 +3,9 @@ one PCA fitted jointly on all snapshots of all runs (so every run shares the axe
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 import matplotlib.pyplot as plt
@@ -76,9 +78,19 @@ def _train(cfg: Config) -> tuple[dict, str, dict]:
     return result, data.source, {"snapshots": np.stack(snapshots, axis=1)}  # (R, S, P)
 
 
-def run(cfg: Config) -> dict:
-    """Train (or load) the runs. Returns the stored result plus ``snapshots`` ``(R, S, P)``."""
-    stored = RunStore(cfg.name).get_or_run(cfg.to_dict(), list(cfg.seeds), lambda: _train(cfg))
+def _unit(cfg: Config, spec: dict, seeds: list[int]) -> tuple[dict, str, dict]:
+    return _train(cfg)
+
+
+def run(cfg: Config, executor: Executor | None = None) -> dict:
+    """Train (or load) the runs. Returns the stored result plus ``snapshots`` ``(R, S, P)``.
+
+    Args:
+        cfg: the experiment's settings.
+        executor: where to train the stacked ensemble (one task); None: here.
+    """
+    [stored] = RunStore(cfg.name).sweep([(cfg.to_dict(), list(cfg.seeds))], partial(_unit, cfg),
+                                        executor=executor)
     return {**stored.result, "snapshots": stored.arrays["snapshots"],
             "source": stored.data_source}
 

@@ -4,7 +4,9 @@ seeds of one width trained at once as a stacked ensemble)."""
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 import matplotlib.pyplot as plt
@@ -61,23 +63,28 @@ def _train(cfg: Config, data, width: int) -> tuple[dict, str]:
     return {"n_params": count_params(models[0]), "width": width, **final}, data.source
 
 
-def run(cfg: Config) -> dict[str, dict]:
-    """Train (or load) every dataset x width. ``results[name]["rows"]`` holds per-width final
-    metrics (one value per seed)."""
-    store = RunStore(cfg.name)
-    base = {k: v for k, v in cfg.to_dict().items() if k not in ("datasets", "widths")}
-    out = {}
-    for name in cfg.datasets:
-        rows, source = [], None
-        for width in cfg.widths:
-            def compute(w=width, name=name):
-                return _train(cfg, load_subset(name, cfg.n_train, cfg.n_test), w)
+def _unit(cfg: Config, spec: dict, seeds: list[int]) -> tuple[dict, str]:
+    return _train(cfg, load_subset(spec["dataset"], cfg.n_train, cfg.n_test), spec["width"])
 
-            stored = store.get_or_run({**base, "dataset": name, "width": width},
-                                      list(cfg.seeds), compute)
-            rows.append(stored.result)
-            source = stored.data_source
-        out[name] = {"rows": rows, "source": source}
+
+def run(cfg: Config, executor: Executor | None = None) -> dict[str, dict]:
+    """Train (or load) every dataset x width. ``results[name]["rows"]`` holds per-width final
+    metrics (one value per seed).
+
+    Args:
+        cfg: the experiment's settings.
+        executor: runs the missing (dataset, width) ensembles; None: here, one after another.
+    """
+    base = {k: v for k, v in cfg.to_dict().items() if k not in ("datasets", "widths")}
+    specs = [{**base, "dataset": name, "width": width}
+             for name in cfg.datasets for width in cfg.widths]
+    runs = RunStore(cfg.name).sweep([(s, list(cfg.seeds)) for s in specs], partial(_unit, cfg),
+                                    executor=executor)
+    out: dict[str, dict] = {}
+    for spec, stored in zip(specs, runs, strict=True):
+        entry = out.setdefault(spec["dataset"], {"rows": [], "source": None})
+        entry["rows"].append(stored.result)
+        entry["source"] = stored.data_source
     return out
 
 

@@ -3,7 +3,9 @@ permutation that stays fixed for the whole run; a network large enough to memori
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 import matplotlib.pyplot as plt
@@ -69,16 +71,22 @@ def _train(cfg: Config, name: str) -> tuple[dict, str]:
             data.source + "; training labels randomly permuted once")
 
 
-def run(cfg: Config) -> dict[str, dict]:
-    """Train (or load) one run per dataset; ``results[name]`` holds the history."""
-    store = RunStore(cfg.name)
+def _unit(cfg: Config, spec: dict, seed: int) -> tuple[dict, str]:
+    return _train(cfg, spec["dataset"])
+
+
+def run(cfg: Config, executor: Executor | None = None) -> dict[str, dict]:
+    """Train (or load) one run per dataset; ``results[name]`` holds the history.
+
+    Args:
+        cfg: the experiment's settings.
+        executor: runs the missing datasets' runs; None: here, one after another.
+    """
     base = {k: v for k, v in cfg.to_dict().items() if k != "datasets"}
-    out = {}
-    for name in cfg.datasets:
-        stored = store.get_or_run({**base, "dataset": name}, cfg.seed,
-                                  lambda n=name: _train(cfg, n))
-        out[name] = {**stored.result, "source": stored.data_source}
-    return out
+    items = [({**base, "dataset": name}, cfg.seed) for name in cfg.datasets]
+    runs = RunStore(cfg.name).sweep(items, partial(_unit, cfg), executor=executor)
+    return {name: {**stored.result, "source": stored.data_source}
+            for name, stored in zip(cfg.datasets, runs, strict=True)}
 
 
 def summary(results: dict) -> list[dict]:

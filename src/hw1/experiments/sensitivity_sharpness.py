@@ -4,7 +4,9 @@ the top Hessian eigenvalue."""
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 import matplotlib.pyplot as plt
@@ -82,28 +84,31 @@ def _train_and_measure(cfg: Config, data, batch_size: int, seed: int) -> tuple[d
     return result, data.source
 
 
-def run(cfg: Config) -> dict:
+def _unit(cfg: Config, spec: dict, seed: int) -> tuple[dict, str]:
+    data = load_subset(cfg.dataset, cfg.n_train, cfg.n_test)
+    return _train_and_measure(cfg, data, spec["batch_size"], seed)
+
+
+def run(cfg: Config, executor: Executor | None = None) -> dict:
     """Train and measure (or load) every batch size x seed.
+
+    Args:
+        cfg: the experiment's settings.
+        executor: runs the missing (batch size, seed) runs; None: here, one after another.
 
     Returns:
         ``{"batch_sizes", "dataset", "source", "metrics": {metric: (B, S) nested lists}}``.
     """
-    store = RunStore(cfg.name)
     base = {k: v for k, v in cfg.to_dict().items() if k not in ("batch_sizes", "seeds")}
+    items = [({**base, "batch_size": bs}, seed) for bs in cfg.batch_sizes for seed in cfg.seeds]
+    runs = RunStore(cfg.name).sweep(items, partial(_unit, cfg), executor=executor)
     table = {m: [] for m in METRICS}
-    source = None
-    for bs in cfg.batch_sizes:
-        per_seed = []
-        for seed in cfg.seeds:
-            def compute(bs=bs, seed=seed):
-                data = load_subset(cfg.dataset, cfg.n_train, cfg.n_test)
-                return _train_and_measure(cfg, data, bs, seed)
-
-            stored = store.get_or_run({**base, "batch_size": bs}, seed, compute)
-            per_seed.append(stored.result)
-            source = stored.data_source
+    n_seeds = len(cfg.seeds)
+    for b in range(len(cfg.batch_sizes)):
+        per_seed = [stored.result for stored in runs[b * n_seeds:(b + 1) * n_seeds]]
         for m in METRICS:
             table[m].append([r[m] for r in per_seed])
+    source = runs[-1].data_source
     return {"batch_sizes": list(cfg.batch_sizes), "dataset": cfg.dataset, "source": source,
             "metrics": table}
 

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 import matplotlib.pyplot as plt
@@ -67,23 +69,29 @@ def _train_one(cfg: Config, function: str, depth: int) -> tuple[dict, str]:
     return result, f"{cfg.n_points} points of {target.formula} on {list(target.domain)}"
 
 
-def run(cfg: Config) -> dict[str, dict[int, dict]]:
+def _unit(cfg: Config, spec: dict, seeds: list[int]) -> tuple[dict, str]:
+    return _train_one(cfg, spec["function"], spec["depth"])
+
+
+def run(cfg: Config, executor: Executor | None = None) -> dict[str, dict[int, dict]]:
     """Train (or load from the run store) every function x depth.
+
+    Args:
+        cfg: the experiment's settings.
+        executor: runs the missing (function, depth) ensembles; None: one after another
+            here (see :meth:`hw1.store.RunStore.sweep`).
 
     Returns:
         ``results[function][depth]`` with keys ``histories`` (one dict per seed),
         ``n_params``, ``widths``, ``grid`` ``(500,)`` and ``predictions`` ``(R, 500)``.
     """
-    store = RunStore(cfg.name)
-    results: dict[str, dict[int, dict]] = {}
     shared = {k: v for k, v in cfg.to_dict().items() if k not in ("functions", "depths")}
-    for function in cfg.functions:
-        results[function] = {}
-        for depth in cfg.depths:
-            spec = {**shared, "function": function, "depth": depth}
-            stored = store.get_or_run(spec, list(cfg.seeds),
-                                      lambda f=function, d=depth: _train_one(cfg, f, d))
-            results[function][depth] = stored.result
+    grid = [(f, d) for f in cfg.functions for d in cfg.depths]
+    items = [({**shared, "function": f, "depth": d}, list(cfg.seeds)) for f, d in grid]
+    runs = RunStore(cfg.name).sweep(items, partial(_unit, cfg), executor=executor)
+    results: dict[str, dict[int, dict]] = {f: {} for f in cfg.functions}
+    for (f, d), stored in zip(grid, runs, strict=True):
+        results[f][d] = stored.result
     return results
 
 

@@ -3,7 +3,9 @@ MNIST and CIFAR-10 (the JPEG copy offline), several seeds each."""
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 import matplotlib.pyplot as plt
@@ -74,30 +76,34 @@ def _train_one(cfg: Config, data, n_params: int, epochs: int, depth: int) -> tup
     return result, data.source
 
 
-def run(cfg: Config) -> dict[str, dict]:
+def _unit(cfg: Config, spec: dict, seeds: list[int]) -> tuple[dict, str]:
+    data = load_subset(spec["dataset"], spec["n_train"], spec["n_test"])
+    return _train_one(cfg, data, spec["n_params"], spec["epochs"], spec["depth"])
+
+
+def run(cfg: Config, executor: Executor | None = None) -> dict[str, dict]:
     """Train (or load) every dataset x depth.
+
+    Args:
+        cfg: the experiment's settings.
+        executor: runs the missing (dataset, depth) runs; None: here, one after another.
 
     Returns:
         ``results[dataset]`` = ``{"source": str, "runs": {depth: {"histories", "n_params",
         "widths"}}}``.
     """
-    store = RunStore(cfg.name)
-    results = {}
     per_dataset = zip(cfg.datasets, cfg.n_params, cfg.epochs, cfg.n_train, cfg.n_test,
                       strict=True)
-    for name, n_params, epochs, n_train, n_test in per_dataset:
-        runs, source = {}, None
-        for depth in cfg.depths:
-            spec = {"dataset": name, "n_params": n_params, "epochs": epochs, "depth": depth,
-                    "n_train": n_train, "n_test": n_test, "batch_size": cfg.batch_size,
-                    "lr": cfg.lr}
-
-            def compute(d=depth, n=n_params, e=epochs, name=name, sizes=(n_train, n_test)):
-                return _train_one(cfg, load_subset(name, *sizes), n, e, d)
-
-            stored = store.get_or_run(spec, list(cfg.seeds), compute)
-            runs[depth], source = stored.result, stored.data_source
-        results[name] = {"source": source, "runs": runs}
+    specs = [{"dataset": name, "n_params": n_params, "epochs": epochs, "depth": depth,
+              "n_train": n_train, "n_test": n_test, "batch_size": cfg.batch_size, "lr": cfg.lr}
+             for name, n_params, epochs, n_train, n_test in per_dataset
+             for depth in cfg.depths]
+    runs = RunStore(cfg.name).sweep([(s, list(cfg.seeds)) for s in specs], partial(_unit, cfg),
+                                    executor=executor)
+    results: dict[str, dict] = {}
+    for spec, stored in zip(specs, runs, strict=True):
+        entry = results.setdefault(spec["dataset"], {"source": None, "runs": {}})
+        entry["runs"][spec["depth"]], entry["source"] = stored.result, stored.data_source
     return results
 
 
