@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
-import platform
 import statistics
 import sys
 import time
@@ -35,19 +35,15 @@ from baselines import (  # noqa: E402
 from hw1.critical import find_critical_points  # noqa: E402
 from hw1.data import DataNotFoundError, load_dataset, target_function  # noqa: E402
 from hw1.ensemble import train_ensemble  # noqa: E402
+from hw1.environment import cpu_model  # noqa: E402
 from hw1.metrics import hessian, sensitivities  # noqa: E402
 from hw1.models import cnn, mlp  # noqa: E402
 from hw1.training import batches  # noqa: E402
 
 
 def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+    """The CPU model (see :func:`hw1.environment.cpu_model`)."""
+    return cpu_model()
 
 
 def time_pair(ours: Callable[[], object], baseline: Callable[[], object], repeats: int
@@ -107,16 +103,17 @@ def bench_minimal_ratio(runs: int = 100, steps: int = 40):
 
 def bench_trajectories(epochs: int = 1):
     try:
-        data = load_dataset("mnist").subsample(10_000, 2_000)
-    except DataNotFoundError:
-        data = load_dataset("digits")
+        data, name = load_dataset("mnist").subsample(10_000, 2_000), "MNIST"
+    except DataNotFoundError:  # no MNIST here: say so in the row instead of claiming MNIST
+        data, name = load_dataset("digits"), "digits (MNIST not installed)"
     seeds = list(range(8))
+    n_in = math.prod(data.input_shape)
 
     def models():
         out = []
         for s in seeds:
             torch.manual_seed(s)
-            out.append(mlp(784 if data.input_shape[-1] == 28 else 64, [32, 32], 10))
+            out.append(mlp(n_in, [32, 32], 10))
         return out
 
     args = (data.x_train, data.y_train, data.x_test, data.y_test)
@@ -128,7 +125,9 @@ def bench_trajectories(epochs: int = 1):
     def base():
         sequential_runs(models(), *args, seeds=seeds, **kw)
 
-    return ours, base, "8-run trajectory training, MLP 784-32-32-10, 10k MNIST, 1 epoch", \
+    what = (f"8-run trajectory training, MLP {n_in}-32-32-10, {len(data.x_train):,} {name}, "
+            f"{epochs} epoch")
+    return ours, base, what, \
         "stacked ensemble", "8 sequential runs", 2
 
 
