@@ -5,13 +5,20 @@
 #   make figures             re-render every figure from the run store, without training
 #   make bench               the benchmark suite and smoke notebook times (not in make test)
 #   make bench-notebooks-full  every notebook's full-profile time (tens of minutes)
+#   make kernel              register this venv as the Jupyter kernel "Python (hw1)"
+# THREADS fixes torch's thread count for run, figures and the timings (bit-identical results
+# need the same machine, thread count and versions): make run THREADS=4
 PROFILE ?= full
+THREADS ?= 2
 VENV := .venv
 BIN := $(VENV)/bin
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 SCRATCH := .smoke
 
-.PHONY: venv run test figures bench bench-notebooks-full clean-smoke
+.PHONY: venv run test figures bench bench-notebooks-full kernel clean-smoke
+
+run figures bench bench-notebooks-full: export OMP_NUM_THREADS = $(THREADS)
+run figures bench bench-notebooks-full: export MKL_NUM_THREADS = $(THREADS)
 
 venv: $(VENV)/.installed
 
@@ -49,6 +56,9 @@ bench: venv
 
 bench-notebooks-full: venv
 	$(BIN)/python benchmarks/notebook_times.py full
+
+kernel: venv
+	$(BIN)/python -m ipykernel install --user --name hw1 --display-name "Python (hw1)"
 
 clean-smoke:
 	rm -rf $(SCRATCH)
