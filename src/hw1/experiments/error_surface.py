@@ -13,6 +13,7 @@ from typing import ClassVar
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.ticker import MaxNLocator
 from torch import nn
 
 from hw1.config import ExperimentConfig
@@ -83,8 +84,9 @@ def _compute(cfg: Config, tcfg: trajectories.Config, traj: dict) -> tuple[dict, 
     line = loss_on_plane(init, loss_fn, X, y, to_solution, None, line_alpha)
 
     offsets = snaps - snaps[-1]  # the run's trajectory relative to its end point
-    _, _, vt = np.linalg.svd(offsets, full_matrices=False)
+    _, sv, vt = np.linalg.svd(offsets, full_matrices=False)
     u1, u2 = vt[0], vt[1]
+    captured = sv ** 2 / np.sum(sv ** 2)  # share of sum_s |θ_s − θ_end|² along each axis
     coords = offsets @ np.stack([u1, u2], 1)  # (S, 2)
     lo, hi = coords.min(0), coords.max(0)
     pad = 0.25 * (hi - lo) + 1e-6
@@ -95,6 +97,7 @@ def _compute(cfg: Config, tcfg: trajectories.Config, traj: dict) -> tuple[dict, 
     result = {"axis": axis, "random_plane": random_plane, "line_alpha": line_alpha,
               "line_loss": line, "pca_a": a_axis, "pca_b": b_axis, "pca_plane": pca_plane,
               "trajectory": coords, "snapshot_epochs": traj["snapshot_epochs"],
+              "pca_captured": captured[:2],
               "n_eval": len(X)}
     return result, data.source
 
@@ -128,12 +131,17 @@ def summary(results: dict) -> list[dict]:
     line = np.asarray(results["line_loss"])
     alpha = np.asarray(results["line_alpha"])
     between = (alpha >= 0) & (alpha <= 1)
-    return [{"loss_at_solution": float(plane[len(plane) // 2, len(plane) // 2]),
+    return [{"n_eval": int(results["n_eval"]), "last_epoch": int(results["snapshot_epochs"][-1]),
+             "loss_at_solution": float(plane[len(plane) // 2, len(plane) // 2]),
              "random_plane_max": float(plane.max()),
              "line_loss_init": float(line[np.argmin(abs(alpha))]),
              "line_loss_solution": float(line[np.argmin(abs(alpha - 1))]),
              "line_max_between": float(line[between].max()),
-             "line_monotone_between": bool(np.all(np.diff(line[between]) <= 1e-9))}]
+             "line_monotone_between": bool(np.all(np.diff(line[between]) <= 1e-9)),
+             "line_argmin_alpha": float(alpha[np.argmin(line)]),
+             "path_axis1_share": float(results["pca_captured"][0]),
+             "path_axis2_share": float(results["pca_captured"][1]),
+             "path_axes_share": float(np.sum(results["pca_captured"]))}]
 
 
 def make_figures(results: dict) -> list[plt.Figure]:
@@ -145,14 +153,20 @@ def make_figures(results: dict) -> list[plt.Figure]:
     ax = fig1.add_subplot(1, 2, 1)
     cs = ax.contourf(A, B, Z, levels=30, cmap="viridis")
     ax.contour(A, B, Z, levels=15, colors="white", linewidths=0.4)
-    ax.plot([0], [0], "r*", ms=10, label="solution")
+    ax.plot([0], [0], "r*", ms=10)  # labelled in place: a legend's star read as a 2nd one
+    ax.annotate("solution", (0, 0), xytext=(6, -12), textcoords="offset points", color="white",
+                fontsize=8, fontweight="bold")
+    ax.xaxis.set_major_locator(MaxNLocator(5))
     fig1.colorbar(cs, ax=ax, label="log10 training loss")
     ax.set(xlabel="α (filter-normalized direction 1)", ylabel="β (direction 2)",
            title="Loss around the MNIST solution")
-    ax.legend()
     ax3 = fig1.add_subplot(1, 2, 2, projection="3d")
     ax3.plot_surface(A, B, Z, cmap="viridis", linewidth=0)
-    ax3.set(xlabel="α", ylabel="β", zlabel="log10 loss", title="The same surface in 3-D")
+    for axis3 in (ax3.xaxis, ax3.yaxis, ax3.zaxis):
+        axis3.set_major_locator(MaxNLocator(4))
+    ax3.tick_params(labelsize=7, pad=1)
+    ax3.set(xlabel="α", ylabel="β", title="The same surface in 3-D")
+    ax3.set_zlabel("log10 loss", labelpad=2)
     save_figure(fig1, "error_surface_random_plane")
 
     fig2, ax = plt.subplots(figsize=(6.4, 3.6))
@@ -175,7 +189,9 @@ def make_figures(results: dict) -> list[plt.Figure]:
     for (x, y), e in zip(traj, results["snapshot_epochs"], strict=True):
         ax.annotate(f"{e}", (x, y), fontsize=6, color="white", xytext=(3, 3),
                     textcoords="offset points")
-    ax.set(xlabel="PC1 of the run's trajectory", ylabel="PC2",
+    share = np.asarray(results["pca_captured"])
+    ax.set(xlabel=f"axis 1 of the run's path ({100 * share[0]:.1f}% of Σ‖θ_s − θ_end‖²)",
+           ylabel=f"axis 2 ({100 * share[1]:.1f}%)",
            title="Training path on its own PCA plane (labels: epoch)")
     save_figure(fig3, "error_surface_pca_trajectory")
     return [fig1, fig2, fig3]

@@ -95,22 +95,108 @@ def run(cfg: Config, executor: Executor | None = None) -> dict:
             "source": stored.data_source}
 
 
-def project(results: dict, part: str) -> tuple[np.ndarray, np.ndarray]:
+def _part(results: dict, part: str) -> np.ndarray:
+    snaps = np.asarray(results["snapshots"], dtype=np.float64)  # (R, S, P)
+    if part == "first_layer":
+        snaps = snaps[..., : results["first_layer_params"]]
+    elif part != "whole":
+        raise ValueError(f"part must be 'whole' or 'first_layer', got {part!r}")
+    return snaps
+
+
+def project(results: dict, part: str, components: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Joint PCA of all snapshots of all runs.
 
     Args:
         part: ``"whole"`` (all parameters) or ``"first_layer"`` (first Linear's weight+bias).
+        components: how many principal components to fit.
 
     Returns:
-        ``(coords, explained)``: ``(R, S, 2)`` coordinates and the two components'
-        explained-variance ratios.
+        ``(coords, explained)``: ``(R, S, components)`` coordinates and the components'
+        explained-variance ratios ``(components,)``.
     """
-    snaps = results["snapshots"]
-    if part == "first_layer":
-        snaps = snaps[..., : results["first_layer_params"]]
+    snaps = _part(results, part)
     R, S, P = snaps.shape
-    pca = PCA(n_components=2, random_state=0).fit(snaps.reshape(R * S, P))
-    return pca.transform(snaps.reshape(R * S, P)).reshape(R, S, 2), pca.explained_variance_ratio_
+    pca = PCA(n_components=components, random_state=0).fit(snaps.reshape(R * S, P))
+    return (pca.transform(snaps.reshape(R * S, P)).reshape(R, S, components),
+            pca.explained_variance_ratio_)
+
+
+def _pairwise(points: np.ndarray) -> np.ndarray:
+    """Distances between all pairs of rows of ``points`` ``(R, P)``: ``(R*(R-1)/2,)``."""
+    i, j = np.triu_indices(len(points), k=1)
+    return np.linalg.norm(points[i] - points[j], axis=1)
+
+
+def _pairwise_cos(unit: np.ndarray) -> np.ndarray:
+    """Cosines between all pairs of rows of unit vectors ``(R, P)``: ``(R*(R-1)/2,)``."""
+    i, j = np.triu_indices(len(unit), k=1)
+    return np.sum(unit[i] * unit[j], axis=1)
+
+
+def geometry(results: dict, part: str) -> dict[str, float]:
+    """Distances and angles between the runs' initial and final weights.
+
+    Returns:
+        norms of the initial and final weights (mean over runs), the distance between two
+        initializations, between two solutions, and from each run's initialization to its
+        solution (mean, min, max), and the cosine between two runs' displacement vectors
+        θ_end − θ_0 (mean of |cos| and the largest |cos|; independent random directions in P
+        dimensions give |cos| of order 1/√P).
+    """
+    snaps = _part(results, part)
+    init, end = snaps[:, 0], snaps[:, -1]
+    moves = end - init
+    unit = moves / np.linalg.norm(moves, axis=1, keepdims=True)
+    cos = np.abs(_pairwise_cos(unit))
+    ii, ee, travel = _pairwise(init), _pairwise(end), np.linalg.norm(moves, axis=1)
+    return {"part": part, "params": snaps.shape[2],
+            "norm_init": float(np.linalg.norm(init, axis=1).mean()),
+            "norm_end": float(np.linalg.norm(end, axis=1).mean()),
+            "init_init_mean": float(ii.mean()), "init_init_min": float(ii.min()),
+            "init_init_max": float(ii.max()),
+            "init_to_end_mean": float(travel.mean()), "init_to_end_min": float(travel.min()),
+            "init_to_end_max": float(travel.max()),
+            "end_end_mean": float(ee.mean()), "end_end_min": float(ee.min()),
+            "end_end_max": float(ee.max()),
+            "init_init_over_norm_init": float(ii.mean() / np.linalg.norm(init, axis=1).mean()),
+            "init_to_end_over_init_init": float(travel.mean() / ii.mean()),
+            "move_cos_abs_mean": float(cos.mean()), "move_cos_abs_max": float(cos.max()),
+            "one_over_sqrt_params": float(1 / np.sqrt(snaps.shape[2]))}
+
+
+def plane_view(results: dict, components: int = 2) -> list[dict]:
+    """What the joint PCA plane shows of the geometry, per part.
+
+    Returns:
+        Rows with the mean distance between two initializations in full space and within
+        the plane of PCs 1-2, their ratio, and for PC1 and PC2 the run whose displacement
+        θ_end − θ_0 is best aligned with it and that |cos|.
+    """
+    rows = []
+    for part in ("whole", "first_layer"):
+        snaps = _part(results, part)
+        coords, _ = project(results, part, components)
+        R, S, P = snaps.shape
+        pca = PCA(n_components=components, random_state=0).fit(snaps.reshape(R * S, P))
+        moves = snaps[:, -1] - snaps[:, 0]
+        moves /= np.linalg.norm(moves, axis=1, keepdims=True)
+        align = np.abs(pca.components_ @ moves.T)  # (components, R)
+        full, plane = _pairwise(snaps[:, 0]).mean(), _pairwise(coords[:, 0]).mean()
+        row = {"part": part, "init_init_full": float(full), "init_init_in_plane": float(plane),
+               "in_plane_share": float(plane / full)}
+        for k in range(components):
+            row[f"PC{k + 1}_best_run"] = int(align[k].argmax())
+            row[f"PC{k + 1}_best_cos"] = float(align[k].max())
+        rows.append(row)
+    return rows
+
+
+def geometry_table(results: dict) -> list[dict]:
+    """:func:`geometry` for the whole model and the first layer, one row per quantity."""
+    parts = {part: geometry(results, part) for part in ("whole", "first_layer")}
+    return [{"quantity": k, **{part: g[k] for part, g in parts.items()}}
+            for k in parts["whole"] if k != "part"]
 
 
 def summary(results: dict) -> list[dict]:
@@ -122,6 +208,16 @@ def summary(results: dict) -> list[dict]:
         rows.append({"part": part, "PC1_var": float(ev[0]), "PC2_var": float(ev[1]),
                      "final_train_acc_min": float(acc[:, -1].min()),
                      "final_train_acc_max": float(acc[:, -1].max())})
+    return rows
+
+
+def explained_variance(results: dict, components: int = 8) -> list[dict]:
+    """Per part: the explained-variance ratio of PCs 1..``components`` and their sum."""
+    rows = []
+    for part in ("whole", "first_layer"):
+        _, ev = project(results, part, components)
+        rows.append({"part": part, **{f"PC{k + 1}": float(v) for k, v in enumerate(ev)},
+                     f"PC1-{components}": float(ev.sum())})
     return rows
 
 
@@ -138,11 +234,12 @@ def make_figures(results: dict) -> list[plt.Figure]:
             for s in range(0, coords.shape[1], 2):
                 ax.annotate(f"{100 * acc[r, s]:.0f}", coords[r, s], fontsize=6, color=f"C{r}",
                             xytext=(2, 2), textcoords="offset points")
+        ax.set_aspect("equal", adjustable="datalim")  # distances on the plane are comparable
         ax.set(xlabel=f"PC1 ({100 * ev[0]:.1f}% of variance)",
                ylabel=f"PC2 ({100 * ev[1]:.1f}% of variance)",
                title=f"Weights of the {title} every {results['snapshot_epochs'][1]} epochs, "
                      "one joint PCA\n(labels: training accuracy %)")
-        ax.legend(fontsize=7, ncol=2)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside the data
         save_figure(fig, f"optimization_trajectory_{part}")
         figs.append(fig)
     return figs
