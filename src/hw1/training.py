@@ -230,6 +230,7 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
           on_epoch_end: Callable[[int, nn.Module, History], None] | None = None,
           stop_when: Callable[[History], bool] | None = None,
           until: Criterion | None = None,
+          on_step: Callable[[int, nn.Module], None] | None = None,
           device: torch.device | None = None, desc: str | None = None) -> History:
     """Train ``model`` in place with mini-batches and return its history.
 
@@ -254,6 +255,9 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
             at exactly ``until.max_steps`` optimizer steps (mid-epoch if need be, followed by
             one more evaluation recorded under that partial epoch's number). Hitting the cap
             is not an error: ``history.reached`` is then False.
+        on_step: called as ``f(steps_taken, model)`` before every optimizer step, at the
+            weights that step's mini-batch gradient is taken at (for measurements; it must
+            leave the model's parameters and ``.grad`` alone).
         device: where to train (default :func:`hw1.config.device`).
         desc: label for the progress bar.
 
@@ -299,6 +303,9 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
     for epoch in () if met_at_start else bar:
         model.train()
         for step, (xb, yb) in enumerate(batches(x_train, y_train, batch_size, gen)):
+            if on_step is not None:
+                on_step(hist.steps, model)
+                model.train()
             opt.zero_grad(set_to_none=True)
             batch_loss = loss_fn(model(xb), yb)
             if not torch.isfinite(batch_loss):

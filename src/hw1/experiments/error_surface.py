@@ -141,7 +141,8 @@ def summary(results: dict) -> list[dict]:
              "line_argmin_alpha": float(alpha[np.argmin(line)]),
              "path_axis1_share": float(results["pca_captured"][0]),
              "path_axis2_share": float(results["pca_captured"][1]),
-             "path_axes_share": float(np.sum(results["pca_captured"]))}]
+             "path_axes_share": float(np.sum(results["pca_captured"])),
+             "off_plane_rms_share": float(np.sqrt(max(1 - np.sum(results["pca_captured"]), 0)))}]
 
 
 def make_figures(results: dict) -> list[plt.Figure]:
@@ -152,7 +153,8 @@ def make_figures(results: dict) -> list[plt.Figure]:
     fig1 = plt.figure(figsize=(11, 4.4))
     ax = fig1.add_subplot(1, 2, 1)
     cs = ax.contourf(A, B, Z, levels=30, cmap="viridis")
-    ax.contour(A, B, Z, levels=15, colors="white", linewidths=0.4)
+    ax.contour(A, B, Z, levels=15, colors="white", linewidths=0.4, linestyles="solid")
+    ax.set_aspect("equal")
     ax.plot([0], [0], "r*", ms=10)  # labelled in place: a legend's star read as a 2nd one
     ax.annotate("solution", (0, 0), xytext=(6, -12), textcoords="offset points", color="white",
                 fontsize=8, fontweight="bold")
@@ -171,11 +173,12 @@ def make_figures(results: dict) -> list[plt.Figure]:
 
     fig2, ax = plt.subplots(figsize=(6.4, 3.6))
     ax.plot(results["line_alpha"], results["line_loss"], "-o", ms=3)
-    for a, label in ((0, "initialization"), (1, "solution")):
-        ax.axvline(a, color="grey", ls=":", lw=1)
-        ax.annotate(label, (a, ax.get_ylim()[1]), fontsize=7, ha="center", va="top")
     ax.set(yscale="log", xlabel="α in θ = (1-α)·θ_init + α·θ_solution", ylabel="training loss",
            title="Loss along the straight line from initialization to solution")
+    for a, label in ((0, "initialization"), (1, "solution")):
+        ax.axvline(a, color="grey", ls=":", lw=1)
+        ax.annotate(label, (a, 1.0), xycoords=("data", "axes fraction"), fontsize=7,
+                    ha="center", va="bottom")
     save_figure(fig2, "error_surface_line_init_to_solution")
 
     a, b = np.asarray(results["pca_a"]), np.asarray(results["pca_b"])
@@ -187,11 +190,14 @@ def make_figures(results: dict) -> list[plt.Figure]:
     traj = np.asarray(results["trajectory"])
     ax.plot(traj[:, 0], traj[:, 1], "-o", color="red", ms=3, lw=1)
     for (x, y), e in zip(traj, results["snapshot_epochs"], strict=True):
-        ax.annotate(f"{e}", (x, y), fontsize=6, color="white", xytext=(3, 3),
-                    textcoords="offset points")
+        ax.annotate(f"{e}", (x, y), fontsize=6, color="black", xytext=(3, 3),
+                    textcoords="offset points",
+                    bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7})
+    ax.set_aspect("equal")  # both axes are distances in parameter space
     share = np.asarray(results["pca_captured"])
     ax.set(xlabel=f"axis 1 of the run's path ({100 * share[0]:.1f}% of Σ‖θ_s − θ_end‖²)",
            ylabel=f"axis 2 ({100 * share[1]:.1f}%)",
-           title="Training path on its own PCA plane (labels: epoch)")
+           title="Training path on the plane of its two main directions\n(SVD of θ_s − θ_end, "
+                 "not centred; labels: epoch; equal scales)")
     save_figure(fig3, "error_surface_pca_trajectory")
     return [fig1, fig2, fig3]

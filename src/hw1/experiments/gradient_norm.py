@@ -1,5 +1,7 @@
-"""HW1-2 (observe gradient norm during training): the loss and the global gradient norm of
-every iteration, on a 1-D function task and on MNIST."""
+"""HW1-2 (observe the gradient norm during training): the mini-batch gradient the optimizer
+steps along, beside the full-batch gradient ∇L and the sampling noise that separates them,
+E‖g_B‖² = ‖∇L‖² + (N − B)/(N − 1)·tr Σ/B (:func:`hw1.metrics.gradient_noise`), for several
+seeds on a 1-D function and on MNIST."""
 
 from __future__ import annotations
 
@@ -11,13 +13,18 @@ from typing import ClassVar
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from torch import nn
 
 from hw1.config import ExperimentConfig
 from hw1.data import DATASETS, TARGET_FUNCTIONS, load_subset, target_function
+from hw1.metrics import gradient_noise
 from hw1.models import count_params, mlp, mlp_with_params
 from hw1.plotting import save_figure
 from hw1.store import RunStore
-from hw1.training import train
+from hw1.training import batches, evaluate, loss_function, train
+
+MEASURED = ("measure_step", "full_loss", "full_grad_norm_sq", "trace_cov", "noise_sq",
+            "predicted_batch_norm_sq", "sampled_batch_norm_sq")
 
 
 @dataclass(frozen=True)
@@ -28,13 +35,17 @@ class Config(ExperimentConfig):
         function, function_params, function_points, function_epochs: the 1-D task (an MLP of
             ``function_params`` parameters, 2 hidden layers, MSE).
         dataset, dataset_widths, n_train, dataset_epochs: the image task (an MLP, cross-entropy).
-        batch_size, lr, seed: Adam settings and the seed.
+        batch_size, lr: Adam settings.
+        seeds: one run per seed and task.
+        measure_every: optimizer steps between full-batch measurements.
+        check_batches: random mini-batches drawn at each measurement, whose mean ‖g_B‖² checks
+            the predicted E‖g_B‖².
     """
 
     name: ClassVar[str] = "gradient_norm"
     positive: ClassVar[tuple[str, ...]] = ("function_params", "function_points", "function_epochs",
                                            "dataset_widths", "n_train", "dataset_epochs",
-                                           "batch_size", "lr")
+                                           "batch_size", "lr", "measure_every", "check_batches")
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"function": tuple(TARGET_FUNCTIONS),
                                                      "dataset": DATASETS}
     function: str = "sinc"
@@ -47,88 +58,172 @@ class Config(ExperimentConfig):
     dataset_epochs: int = 8
     batch_size: int = 128
     lr: float = 1e-3
-    seed: int = 0
+    seeds: tuple[int, ...] = (0, 1, 2)
+    measure_every: int = 50
+    check_batches: int = 16
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.seeds or any(s < 0 for s in self.seeds):
+            raise ValueError(f"seeds must be non-negative ints, at least one; got {self.seeds}")
 
 
 Config.register(full=Config(), smoke=Config(function_points=256, function_epochs=3,
-                                            dataset="digits", n_train=1000, dataset_epochs=2))
+                                            dataset="digits", n_train=1000, dataset_epochs=2,
+                                            seeds=(0, 1), measure_every=5, check_batches=4))
 
 
-def _train_function(cfg: Config) -> tuple[dict, str]:
+def _measure(cfg: Config, x: torch.Tensor, y: torch.Tensor, loss: str, seed: int):
+    """An ``on_step`` callback filling the lists of :data:`MEASURED` every few steps."""
+    loss_fn = loss_function(loss)
+    out = {k: [] for k in MEASURED}
+
+    def batch_grad_sq(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> float:
+        params = [p for p in model.parameters() if p.requires_grad]
+        grads = torch.autograd.grad(loss_fn(model(xb), yb), params)
+        return float(sum(g.double().pow(2).sum() for g in grads))
+
+    def on_step(step: int, model: nn.Module) -> None:
+        if step % cfg.measure_every:
+            return
+        model.eval()
+        noise = gradient_noise(model, loss_fn, x, y, cfg.batch_size)
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + step)  # its own draws
+        sampled = [batch_grad_sq(model, xb, yb) for _, (xb, yb) in
+                   zip(range(cfg.check_batches), batches(x, y, cfg.batch_size, gen), strict=False)]
+        for key, value in (("measure_step", step), ("full_loss", evaluate(model, loss_fn, x, y)[0]),
+                           ("full_grad_norm_sq", noise["grad_norm_sq"]),
+                           ("trace_cov", noise["trace_cov"]), ("noise_sq", noise["noise_sq"]),
+                           ("predicted_batch_norm_sq", noise["predicted_batch_norm_sq"]),
+                           ("sampled_batch_norm_sq", float(np.mean(sampled)))):
+            out[key].append(value)
+
+    return on_step, out
+
+
+def _train_function(cfg: Config, seed: int) -> tuple[dict, str]:
     target = target_function(cfg.function)
     x, y = target.sample(cfg.function_points)
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(seed)
     model = mlp_with_params(cfg.function_params, 2)
+    on_step, measured = _measure(cfg, x, y, "mse", seed)
     hist = train(model, x, y, epochs=cfg.function_epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                 seed=cfg.seed, loss="mse", record_steps=True, desc=target.formula)
-    return ({"history": hist.to_dict(), "n_params": count_params(model), "loss": "MSE"},
-            f"{cfg.function_points} points of {target.formula}")
+                 seed=seed, loss="mse", record_steps=True, on_step=on_step,
+                 desc=f"{target.formula}, seed {seed}")
+    return ({"history": hist.to_dict(), "measured": measured, "n_params": count_params(model),
+             "loss": "MSE", "n_train": len(x)}, f"{cfg.function_points} points of {target.formula}")
 
 
-def _train_dataset(cfg: Config) -> tuple[dict, str]:
+def _train_dataset(cfg: Config, seed: int) -> tuple[dict, str]:
     data = load_subset(cfg.dataset, cfg.n_train, 1)
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(seed)
     model = mlp(int(np.prod(data.input_shape)), list(cfg.dataset_widths), data.num_classes)
-    hist = train(model, data.x_train, data.y_train, epochs=cfg.dataset_epochs,
-                 batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed, record_steps=True,
-                 desc=cfg.dataset)
-    return ({"history": hist.to_dict(), "n_params": count_params(model),
-             "loss": "cross-entropy"}, data.source)
+    x, y = data.x_train, data.y_train
+    on_step, measured = _measure(cfg, x, y, "cross_entropy", seed)
+    hist = train(model, x, y, epochs=cfg.dataset_epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                 seed=seed, record_steps=True, on_step=on_step, desc=f"{cfg.dataset}, seed {seed}")
+    return ({"history": hist.to_dict(), "measured": measured, "n_params": count_params(model),
+             "loss": "cross-entropy", "n_train": len(x)}, data.source)
 
 
 def _unit(cfg: Config, spec: dict, seed: int) -> tuple[dict, str]:
-    return _train_function(cfg) if "function" in spec else _train_dataset(cfg)
+    return _train_function(cfg, seed) if "function" in spec else _train_dataset(cfg, seed)
 
 
 def run(cfg: Config, executor: Executor | None = None) -> dict[str, dict]:
-    """Train (or load) both tasks; ``results[task]`` holds the history with per-step lists.
+    """Train (or load) both tasks for every seed.
 
     Args:
         cfg: the experiment's settings.
-        executor: runs the two tasks; None: here, one after the other.
+        executor: runs the (task, seed) runs; None: here, one after another.
+
+    Returns:
+        ``results[task]`` = ``{"runs": [per-seed result], "seeds", "source", "n_params",
+        "loss", "n_train"}``; each result has the ``history`` with per-step lists and the
+        ``measured`` full-batch lists (:data:`MEASURED`).
     """
     c = cfg.to_dict()
-    fn_spec = {k: v for k, v in c.items() if k.startswith("function") or k in ("batch_size", "lr")}
-    ds_spec = {k: v for k, v in c.items() if not k.startswith("function") and k != "seed"}
-    runs = RunStore(cfg.name).sweep([(fn_spec, cfg.seed), (ds_spec, cfg.seed)],
-                                    partial(_unit, cfg), executor=executor)
-    return {task: {**stored.result, "source": stored.data_source}
-            for task, stored in zip((cfg.function, cfg.dataset), runs, strict=True)}
+    shared = ("batch_size", "lr", "measure_every", "check_batches")
+    fn_spec = {k: v for k, v in c.items() if k.startswith("function") or k in shared}
+    ds_spec = {k: v for k, v in c.items() if not k.startswith("function") and k != "seeds"}
+    items = [(spec, seed) for spec in (fn_spec, ds_spec) for seed in cfg.seeds]
+    runs = RunStore(cfg.name).sweep(items, partial(_unit, cfg), executor=executor)
+    out = {}
+    for t, task in enumerate((cfg.function, cfg.dataset)):
+        mine = runs[t * len(cfg.seeds):(t + 1) * len(cfg.seeds)]
+        first = mine[0].result
+        out[task] = {"runs": [r.result for r in mine], "seeds": list(cfg.seeds),
+                     "source": mine[0].data_source, "n_params": first["n_params"],
+                     "loss": first["loss"], "n_train": first["n_train"]}
+    return out
+
+
+def _per_seed(r: dict, key: str) -> np.ndarray:
+    return np.asarray([run["measured"][key] for run in r["runs"]], dtype=float)  # (S, M)
 
 
 def summary(results: dict) -> list[dict]:
-    """Per task: steps, gradient norm at start/peak/end, loss at start/end."""
+    """Per task and seed: full-batch loss and gradient norm at the first and last measurement,
+    the noise share of E‖g_B‖² there, and sampled / predicted E‖g_B‖² (median over the run)."""
     rows = []
     for task, r in results.items():
-        gn, loss = np.array(r["history"]["step_grad_norm"]), np.array(r["history"]["step_loss"])
-        rows.append({"task": task, "params": r["n_params"], "steps": len(gn),
-                     "grad_norm_first": float(gn[0]), "grad_norm_peak": float(gn.max()),
-                     "peak_step": int(gn.argmax()), "grad_norm_last": float(gn[-1]),
-                     "loss_first": float(loss[0]), "loss_last": float(loss[-1])})
+        full, noise = _per_seed(r, "full_grad_norm_sq"), _per_seed(r, "noise_sq")
+        pred = _per_seed(r, "predicted_batch_norm_sq")
+        sampled = _per_seed(r, "sampled_batch_norm_sq")
+        loss = _per_seed(r, "full_loss")
+        for s, seed in enumerate(r["seeds"]):
+            steps = r["runs"][s]["measured"]["measure_step"]
+            gb = np.asarray(r["runs"][s]["history"]["step_grad_norm"])
+            rows.append({"task": task, "params": r["n_params"], "seed": seed, "steps": len(gb),
+                         "last_measured_step": steps[-1],
+                         "loss_first": loss[s, 0], "loss_last": loss[s, -1],
+                         "full_grad_first": np.sqrt(full[s, 0]),
+                         "full_grad_last": np.sqrt(full[s, -1]),
+                         "full_grad_max": np.sqrt(full[s].max()),
+                         "max_at_step": steps[int(full[s].argmax())],
+                         "batch_grad_first": gb[0], "batch_grad_last": gb[-1],
+                         "noise_share_first": noise[s, 0] / pred[s, 0],
+                         "noise_share_last": noise[s, -1] / pred[s, -1],
+                         "sampled_over_predicted": float(np.median(sampled[s] / pred[s]))})
     return rows
 
 
+def _band(ax, x: np.ndarray, values: np.ndarray, color: str, label: str, style: str = "-"):
+    """Mean over seeds as a line, min-max over seeds as a band; ``values`` is ``(S, M)``."""
+    ax.fill_between(x, values.min(0), values.max(0), color=color, alpha=0.2, lw=0)
+    ax.plot(x, values.mean(0), style, color=color, lw=1.4, label=label)
+
+
 def make_figures(results: dict) -> list[plt.Figure]:
-    """Loss (top) and gradient norm (bottom) per iteration, one column per task."""
+    """Per task: full-batch loss (top), and below it the mini-batch gradient norm of every
+    iteration (seed 0), the full-batch ‖∇L‖, the noise term and the predicted √E‖g_B‖² (mean
+    over seeds, band: min-max over seeds)."""
     tasks = list(results)
-    fig, axes = plt.subplots(2, len(tasks), figsize=(5.2 * len(tasks), 5.2), sharex="col",
-                             squeeze=False)
+    fig, axes = plt.subplots(2, len(tasks), figsize=(5.6 * len(tasks), 6.8), sharex="col",
+                             squeeze=False, layout="constrained")
     for col, task in enumerate(tasks):
-        h = results[task]["history"]
-        steps = np.arange(1, len(h["step_loss"]) + 1)
-        name = target_function(task).formula if task in ("sinc", "square_wave") else task.upper()
-        window = max(1, len(steps) // 50)
-        for row, key, color in ((0, "step_loss", "C0"), (1, "step_grad_norm", "C3")):
-            values = np.asarray(h[key])
-            axes[row, col].plot(steps, values, lw=0.5, color=color, alpha=0.45,
-                                label="every iteration")
-            smooth = np.convolve(values, np.ones(window) / window, mode="valid")
-            axes[row, col].plot(steps[window - 1:], smooth, lw=1.4, color="black",
-                                label=f"mean of the last {window}")
-        axes[0, col].set(yscale="log", ylabel=f"mini-batch {results[task]['loss']}",
-                         title=f"{name} ({results[task]['n_params']} params)")
-        axes[1, col].set(yscale="log", ylabel="gradient norm ‖∇L‖ (mini-batch)",
-                         xlabel="iteration")
-        axes[1, col].legend(fontsize=7)
+        r = results[task]
+        steps = np.asarray(r["runs"][0]["measured"]["measure_step"])
+        name = target_function(task).formula if task in TARGET_FUNCTIONS else task.upper()
+        h0 = r["runs"][0]["history"]
+        it = np.arange(len(h0["step_loss"]))
+        top, bottom = axes[0, col], axes[1, col]
+        top.plot(it, h0["step_loss"], lw=0.4, color="grey", alpha=0.5,
+                 label="mini-batch loss (seed 0)")
+        _band(top, steps, _per_seed(r, "full_loss"), "C0", "full-batch loss")
+        top.set(yscale="log", ylabel=r["loss"],
+                title=f"{name} ({r['n_params']} params, {len(r['seeds'])} seeds)")
+        top.legend(fontsize=7, loc="upper right")
+        bottom.plot(it, h0["step_grad_norm"], lw=0.4, color="grey", alpha=0.5,
+                    label="mini-batch ‖g_B‖ (seed 0)")
+        _band(bottom, steps, np.sqrt(_per_seed(r, "predicted_batch_norm_sq")), "black",
+              "predicted √E‖g_B‖²", "--")
+        _band(bottom, steps, np.sqrt(_per_seed(r, "full_grad_norm_sq")), "C3",
+              "full-batch ‖∇L‖")
+        _band(bottom, steps, np.sqrt(_per_seed(r, "noise_sq")), "C2", "noise √(tr Σ·c/B)")
+        bottom.set(yscale="log", ylabel="gradient norm", xlabel="iteration")
+        bottom.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
+    fig.suptitle("Lines: mean over seeds; bands: min-max over seeds; c = (N − B)/(N − 1)",
+                 fontsize=9)
     save_figure(fig, "gradient_norm_and_loss")
     return [fig]

@@ -141,8 +141,9 @@ def geometry(results: dict, part: str) -> dict[str, float]:
         norms of the initial and final weights (mean over runs), the distance between two
         initializations, between two solutions, and from each run's initialization to its
         solution (mean, min, max), and the cosine between two runs' displacement vectors
-        θ_end − θ_0 (mean of |cos| and the largest |cos|; independent random directions in P
-        dimensions give |cos| of order 1/√P).
+        θ_end − θ_0 (mean of |cos| and the largest |cos|; for independent random directions
+        in P dimensions E|cos| = √(2/(πP))). Ratios to the mean weight norm compare with √2,
+        the distance between two independent zero-mean random vectors of equal norm.
     """
     snaps = _part(results, part)
     init, end = snaps[:, 0], snaps[:, -1]
@@ -160,9 +161,10 @@ def geometry(results: dict, part: str) -> dict[str, float]:
             "end_end_mean": float(ee.mean()), "end_end_min": float(ee.min()),
             "end_end_max": float(ee.max()),
             "init_init_over_norm_init": float(ii.mean() / np.linalg.norm(init, axis=1).mean()),
+            "end_end_over_norm_end": float(ee.mean() / np.linalg.norm(end, axis=1).mean()),
             "init_to_end_over_init_init": float(travel.mean() / ii.mean()),
             "move_cos_abs_mean": float(cos.mean()), "move_cos_abs_max": float(cos.max()),
-            "one_over_sqrt_params": float(1 / np.sqrt(snaps.shape[2]))}
+            "random_mean_abs_cos": float(np.sqrt(2 / (np.pi * snaps.shape[2])))}
 
 
 def plane_view(results: dict, components: int = 2) -> list[dict]:
@@ -231,14 +233,16 @@ def make_figures(results: dict) -> list[plt.Figure]:
         for r in range(len(coords)):
             ax.plot(coords[r, :, 0], coords[r, :, 1], "-o", color=f"C{r}", ms=3, lw=1,
                     label=f"run {r}")
-            for s in range(0, coords.shape[1], 2):
-                ax.annotate(f"{100 * acc[r, s]:.0f}", coords[r, s], fontsize=6, color=f"C{r}",
-                            xytext=(2, 2), textcoords="offset points")
+            ax.plot(*coords[r, 0], "o", mfc="white", mec=f"C{r}", ms=6, zorder=3)
+            for s in (1, coords.shape[1] - 1):  # after the first interval and at the end
+                ax.annotate(f"{100 * acc[r, s]:.1f}", coords[r, s], fontsize=6, color=f"C{r}",
+                            xytext=(3, -3 if s == 1 else 3), textcoords="offset points")
         ax.set_aspect("equal", adjustable="datalim")  # distances on the plane are comparable
         ax.set(xlabel=f"PC1 ({100 * ev[0]:.1f}% of variance)",
                ylabel=f"PC2 ({100 * ev[1]:.1f}% of variance)",
                title=f"Weights of the {title} every {results['snapshot_epochs'][1]} epochs, "
-                     "one joint PCA\n(labels: training accuracy %)")
+                     "one joint PCA\n(open circle: start; labels: training accuracy % after "
+                     f"epoch {results['snapshot_epochs'][1]} and at the end)")
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside the data
         save_figure(fig, f"optimization_trajectory_{part}")
         figs.append(fig)

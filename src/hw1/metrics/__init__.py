@@ -1,7 +1,8 @@
 """Metrics of trained networks, each tested against exact answers.
 
 Optimization (HW1-2): :func:`gradient_norm`, :func:`hessian`, :func:`minimal_ratio`,
-:func:`hessian_spectrum`, :func:`top_hessian_eigenvalue`, :func:`hessian_trace`; loss
+:func:`hessian_spectrum`, :func:`top_hessian_eigenvalue`, :func:`hessian_trace`,
+:func:`gradient_noise`; loss
 landscapes: :func:`filter_normalized_direction`, :func:`loss_on_plane`.
 Generalization (HW1-3): :func:`sensitivity`, :func:`sharpness`, :func:`interpolate`.
 Expressivity (HW1-1): :func:`linear_regions`.
@@ -15,13 +16,15 @@ from hw1.metrics.curvature import (
                                    minimal_ratio,
                                    top_hessian_eigenvalue,
 )
+from hw1.metrics.gradient_noise import gradient_noise
 from hw1.metrics.interpolation import interpolate
 from hw1.metrics.linear_regions import linear_regions
 from hw1.metrics.sensitivity import per_sample_sensitivity, sensitivities, sensitivity
 from hw1.metrics.sharpness import sharpness
 from hw1.metrics.surface import difference_direction, filter_normalized_direction, loss_on_plane
 
-__all__ = ["difference_direction", "filter_normalized_direction", "gradient_norm", "hessian",
+__all__ = ["difference_direction", "filter_normalized_direction", "gradient_noise", "gradient_norm",
+           "hessian",
            "hessian_spectrum", "hessian_trace", "interpolate", "linear_regions",
            "loss_on_plane", "minimal_ratio", "per_sample_sensitivity", "sensitivities",
            "sensitivity", "sharpness", "top_hessian_eigenvalue"]
