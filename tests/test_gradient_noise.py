@@ -59,3 +59,10 @@ def test_bad_input_and_model_untouched():
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     with pytest.raises(ValueError, match="without buffers"):
         gradient_noise(torch.nn.BatchNorm1d(3), torch.nn.functional.mse_loss, X, X, 2)
+
+
+def test_short_batch_steps_marks_each_epochs_last_partial_batch():
+    from hw1.experiments.gradient_norm import short_batch_steps
+
+    assert short_batch_steps(10, 4, 9).nonzero()[0].tolist() == [2, 5, 8]  # 3 steps per epoch
+    assert not short_batch_steps(12, 4, 9).any()  # 4 divides 12: no short batches

@@ -1,3 +1,4 @@
+import copy
 import math
 
 import pytest
@@ -5,7 +6,7 @@ import torch
 
 from hw1.ensemble import Ensemble, train_ensemble
 from hw1.models import mlp
-from hw1.training import History, batches, evaluate, gradient_global_norm, train
+from hw1.training import Criterion, History, batches, evaluate, gradient_global_norm, train
 
 
 def _toy_classification(n=256, seed=0):
@@ -125,3 +126,73 @@ def test_ensemble_rejects_mixed_architectures_and_diverging_models():
     with pytest.raises(FloatingPointError, match=r"model\(s\) \[0, 1\] is not finite at epoch 1"):
         train_ensemble([mlp(2, [3], 2), mlp(2, [3], 2)], x, y, epochs=1, batch_size=64,
                        lr=0.1, seeds=[0, 1])
+
+
+def test_ensemble_per_model_learning_rates_equal_separate_runs():
+    x, y = _toy_classification(100)
+    rates = [0.01, 0.05, 0.2]
+
+    def fresh():
+        torch.manual_seed(7)
+        return mlp(2, [6, 5], 2).double()
+
+    hists, ens = train_ensemble([fresh() for _ in rates], x.double(), y, epochs=3,
+                                batch_size=16, lr=rates, seeds=[3, 3, 3])
+    for r, rate in enumerate(rates):
+        model = fresh()
+        h = train(model, x.double(), y, epochs=3, batch_size=16, lr=rate, seed=3)
+        assert h.train_loss == pytest.approx(hists[r].train_loss, rel=1e-9)
+        flat = torch.cat([p.detach().flatten() for p in model.parameters()])
+        torch.testing.assert_close(flat, ens.flat_params()[r], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_ensemble_cosine_schedule_equals_a_hand_written_loop(optimizer):
+    x, y = _toy_classification(64)
+    x = x.double()
+    rates, epochs = [0.02, 0.1], 5  # full batch: 5 steps, step t at lr (1 + cos(pi t / 5)) / 2
+    torch.manual_seed(1)
+    init = mlp(2, [4], 2).double()
+    _, ens = train_ensemble([copy.deepcopy(init) for _ in rates], x, y, epochs=epochs,
+                            batch_size=len(x), lr=rates, seeds=[0, 0], optimizer=optimizer,
+                            schedule="cosine")
+    for r, rate in enumerate(rates):
+        model = copy.deepcopy(init)
+        opt = (torch.optim.Adam(model.parameters(), lr=rate) if optimizer == "adam"
+               else torch.optim.SGD(model.parameters(), lr=rate, momentum=0.9))
+        for t in range(epochs):
+            for group in opt.param_groups:
+                group["lr"] = rate * 0.5 * (1 + math.cos(math.pi * t / epochs))
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        flat = torch.cat([p.detach().flatten() for p in model.parameters()])
+        torch.testing.assert_close(flat, ens.flat_params()[r], rtol=1e-9, atol=1e-12)
+
+
+def test_ensemble_rejects_bad_learning_rates_and_schedules():
+    x, y = _toy_classification(16)
+    models = [mlp(2, [3], 2), mlp(2, [3], 2)]
+    with pytest.raises(ValueError, match="one learning rate per model"):
+        train_ensemble(models, x, y, epochs=1, batch_size=8, lr=[0.1], seeds=[0, 1])
+    with pytest.raises(ValueError, match="positive and finite"):
+        train_ensemble(models, x, y, epochs=1, batch_size=8, lr=[0.1, -1.0], seeds=[0, 1])
+    with pytest.raises(ValueError, match="unknown schedule 'step'"):
+        train_ensemble(models, x, y, epochs=1, batch_size=8, lr=0.1, seeds=[0, 1],
+                       schedule="step")
+
+
+def test_train_cosine_schedule_matches_the_ensemble_and_needs_epochs():
+    x, y = _toy_classification(64)
+    x = x.double()
+    torch.manual_seed(2)
+    init = mlp(2, [4], 2).double()
+    model = copy.deepcopy(init)
+    train(model, x, y, epochs=3, batch_size=16, lr=0.05, seed=4, schedule="cosine")
+    _, ens = train_ensemble([copy.deepcopy(init)], x, y, epochs=3, batch_size=16, lr=[0.05],
+                            seeds=[4], schedule="cosine")
+    flat = torch.cat([p.detach().flatten() for p in model.parameters()])
+    torch.testing.assert_close(flat, ens.flat_params()[0], rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="needs epochs"):
+        train(mlp(2, [3], 2), x.float(), y, batch_size=16, lr=0.1, seed=0, schedule="cosine",
+              until=Criterion(train_acc_at_least=0.5, max_steps=10))

@@ -85,6 +85,38 @@ class Ensemble:
         return out
 
 
+def _learning_rates(lr: float | Sequence[float], size: int, schedule: str, epochs: int | None,
+                    until: Criterion | None, epochs_steps: int, device: torch.device
+                    ) -> Callable[[int], torch.Tensor] | None:
+    """``step -> (R,)`` learning rates, or None for one constant rate (the optimizer's own)."""
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"unknown schedule {schedule!r}; use 'constant' or 'cosine'")
+    per_model = not isinstance(lr, (int, float))
+    base = torch.as_tensor(list(lr) if per_model else [lr] * size, dtype=torch.float64)
+    if len(base) != size:
+        raise ValueError(f"need one learning rate per model: {size} models, {len(base)} rates")
+    if not (base > 0).all() or not torch.isfinite(base).all():
+        raise ValueError(f"learning rates must be positive and finite, got {base.tolist()}")
+    if schedule == "constant" and not per_model:
+        return None
+    base = base.to(device)
+    if schedule == "constant":
+        return lambda step: base
+    total = until.max_steps if until is not None else epochs * epochs_steps
+    return lambda step: base * (0.5 * (1.0 + math.cos(math.pi * min(step, total) / total)))
+
+
+@torch.no_grad()
+def _scaled_step(opt: torch.optim.Optimizer, params: dict[str, torch.Tensor],
+                 rates: torch.Tensor) -> None:
+    """One optimizer step at unit rate, then model r's update scaled by ``rates[r]``."""
+    before = {k: p.detach().clone() for k, p in params.items()}
+    opt.step()
+    for k, p in params.items():
+        scale = rates.to(p.dtype).reshape(-1, *([1] * (p.dim() - 1)))
+        p.copy_(torch.addcmul(before[k], scale, p - before[k]))
+
+
 @torch.no_grad()
 def evaluate_ensemble(ens: Ensemble, loss_fn: Callable, x: torch.Tensor, y: torch.Tensor,
                       chunk: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,8 +137,9 @@ def evaluate_ensemble(ens: Ensemble, loss_fn: Callable, x: torch.Tensor, y: torc
 
 def train_ensemble(models: Sequence[nn.Module], x_train: torch.Tensor, y_train: torch.Tensor,
                    x_test: torch.Tensor | None = None, y_test: torch.Tensor | None = None, *,
-                   epochs: int | None = None, batch_size: int, lr: float, seeds: Sequence[int],
-                   optimizer: str = "adam", loss: str = "cross_entropy",
+                   epochs: int | None = None, batch_size: int, lr: float | Sequence[float],
+                   seeds: Sequence[int], optimizer: str = "adam", loss: str = "cross_entropy",
+                   schedule: str = "constant", record_every: int = 1,
                    on_epoch_end: Callable[[int, Ensemble, list[History]], None] | None = None,
                    until: Criterion | None = None,
                    device: torch.device | None = None, desc: str | None = None,
@@ -116,8 +149,16 @@ def train_ensemble(models: Sequence[nn.Module], x_train: torch.Tensor, y_train: 
     Args:
         models: R untrained models of one architecture (their initial weights are used).
         x_train, y_train, x_test, y_test: shared data, as for :func:`hw1.training.train`.
-        epochs, batch_size, lr, optimizer, loss: as for :func:`hw1.training.train`.
+        epochs, batch_size, optimizer, loss: as for :func:`hw1.training.train`.
+        lr: one learning rate for every model, or R of them (model r uses ``lr[r]``).
         seeds: R seeds; seed r drives model r's batch order.
+        schedule: ``"constant"``, or ``"cosine"``: step t of T total steps uses
+            ``lr · (1 + cos(π t / T)) / 2`` (T from ``epochs`` and the batch count, or
+            ``until.max_steps``). Both optimizers' updates are linear in the learning rate
+            (Adam's moments and SGD's momentum buffer do not depend on it), so per-model and
+            scheduled rates are applied by scaling each model's update from a unit-rate step.
+        record_every: evaluate and record every this many epochs (and after the last one);
+            more than 1 only without ``until`` (e.g. many cheap full-batch epochs).
         on_epoch_end: called as ``f(epoch, ensemble, histories)`` after epoch 0 and each epoch.
         until: as for :func:`hw1.training.train`, per model: model r is frozen (its parameters
             stay bit-identical) from the first recorded epoch at which it meets the criterion,
@@ -134,19 +175,24 @@ def train_ensemble(models: Sequence[nn.Module], x_train: torch.Tensor, y_train: 
     if len(seeds) != len(models):
         raise ValueError(f"need one seed per model: {len(models)} models, {len(seeds)} seeds")
     check_criterion(until, epochs, y_train)
+    if record_every < 1 or (record_every > 1 and until is not None):
+        raise ValueError(f"record_every must be >= 1, and 1 when training until a criterion; "
+                         f"got {record_every}")
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     dev = device or default_device()
+    n = len(x_train)
+    rates = _learning_rates(lr, len(models), schedule, epochs, until,
+                            epochs_steps=math.ceil(n / batch_size), device=dev)
     ens = Ensemble(models).to(dev)
     x_train, y_train = x_train.to(dev), y_train.to(dev)
     has_test = x_test is not None and y_test is not None
     if has_test:
         x_test, y_test = x_test.to(dev), y_test.to(dev)
     loss_fn = loss_function(loss)
-    opt = make_optimizer(optimizer, list(ens.params.values()), lr)
+    opt = make_optimizer(optimizer, list(ens.params.values()), lr if rates is None else 1.0)
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     hists = [History() for _ in models]
-    n = len(x_train)
     per_model_loss = vmap(lambda p, xb, yb: loss_fn(ens._call(p, xb), yb))
     max_steps = until.max_steps if until is not None else None
     active = [True] * ens.size  # models still training (all of them without a criterion)
@@ -204,7 +250,10 @@ def train_ensemble(models: Sequence[nn.Module], x_train: torch.Tensor, y_train: 
                 losses[~frozen_mask].sum().backward()  # zero gradient for the frozen models
             else:
                 losses.sum().backward()
-            opt.step()
+            if rates is None:
+                opt.step()
+            else:
+                _scaled_step(opt, ens.params, rates(steps))
             if frozen_values:
                 with torch.no_grad():  # undo the optimizer's moment-driven drift
                     for k, p in ens.params.items():
@@ -212,7 +261,8 @@ def train_ensemble(models: Sequence[nn.Module], x_train: torch.Tensor, y_train: 
             steps += 1
             if max_steps is not None and steps >= max_steps:
                 break
-        record(epoch)
+        if epoch % record_every == 0 or epoch == epochs:
+            record(epoch)
         if until is not None:
             freeze_those_meeting_the_criterion()
             if not any(active) or steps >= max_steps:

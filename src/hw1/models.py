@@ -30,19 +30,26 @@ def _check_widths(widths: Sequence[int], what: str) -> None:
         raise ValueError(f"{what} widths must be positive integers, got {list(widths)}")
 
 
-def mlp(in_features: int, widths: Sequence[int], out_features: int) -> nn.Sequential:
-    """A fully connected ReLU network.
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+def mlp(in_features: int, widths: Sequence[int], out_features: int,
+        activation: str = "relu") -> nn.Sequential:
+    """A fully connected network (ReLU unless ``activation`` says otherwise).
 
     Args:
         in_features: input size; inputs of shape ``(N, *)`` are flattened to ``(N, in_features)``.
         widths: hidden layer widths, one per hidden layer (depth = ``len(widths)``).
         out_features: output size; the model maps ``(N, *)`` to ``(N, out_features)``.
+        activation: ``"relu"`` or ``"tanh"``.
     """
     _check_widths(widths, "mlp")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(ACTIVATIONS)}")
     layers: list[nn.Module] = [nn.Flatten()]
     sizes = [in_features, *widths]
     for a, b in zip(sizes[:-1], sizes[1:], strict=True):
-        layers += [nn.Linear(a, b), nn.ReLU()]
+        layers += [nn.Linear(a, b), ACTIVATIONS[activation]()]
     layers.append(nn.Linear(sizes[-1], out_features))
     return nn.Sequential(*layers)
 

@@ -231,6 +231,7 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
           stop_when: Callable[[History], bool] | None = None,
           until: Criterion | None = None,
           on_step: Callable[[int, nn.Module], None] | None = None,
+          schedule: str = "constant",
           device: torch.device | None = None, desc: str | None = None) -> History:
     """Train ``model`` in place with mini-batches and return its history.
 
@@ -258,6 +259,8 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
         on_step: called as ``f(steps_taken, model)`` before every optimizer step, at the
             weights that step's mini-batch gradient is taken at (for measurements; it must
             leave the model's parameters and ``.grad`` alone).
+        schedule: ``"constant"``, or ``"cosine"``: step t of the T = ``epochs * ceil(N /
+            batch_size)`` steps uses ``lr · (1 + cos(π t / T)) / 2`` (needs ``epochs``).
         device: where to train (default :func:`hw1.config.device`).
         desc: label for the progress bar.
 
@@ -282,6 +285,11 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
         x_test, y_test = x_test.to(dev), y_test.to(dev)
     loss_fn = loss_function(loss)
     opt = make_optimizer(optimizer, model.parameters(), lr)
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"unknown schedule {schedule!r}; use 'constant' or 'cosine'")
+    if schedule == "cosine" and epochs is None:
+        raise ValueError("schedule='cosine' needs epochs (the schedule's length)")
+    total_steps = (epochs or 0) * math.ceil(len(x_train) / batch_size)
     gen = torch.Generator().manual_seed(seed)
     hist = History(steps=0)
     max_steps = until.max_steps if until is not None else None
@@ -316,6 +324,9 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
             if record_steps:
                 hist.step_loss.append(batch_loss.item())
                 hist.step_grad_norm.append(gradient_global_norm(model))
+            if schedule == "cosine":
+                for group in opt.param_groups:
+                    group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * hist.steps / total_steps))
             opt.step()
             hist.steps += 1
             if max_steps is not None and hist.steps >= max_steps:

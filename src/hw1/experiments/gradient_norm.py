@@ -5,6 +5,7 @@ seeds on a 1-D function and on MNIST."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import partial
@@ -13,6 +14,7 @@ from typing import ClassVar
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.ticker import FuncFormatter
 from torch import nn
 
 from hw1.config import ExperimentConfig
@@ -73,6 +75,22 @@ Config.register(full=Config(), smoke=Config(function_points=256, function_epochs
                                             seeds=(0, 1), measure_every=5, check_batches=4))
 
 
+def _endless_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int,
+                     gen: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Batches of fresh permutations, one after another, without end."""
+    while True:
+        yield from batches(x, y, batch_size, gen)
+
+
+def short_batch_steps(n_train: int, batch_size: int, n_steps: int) -> np.ndarray:
+    """Boolean ``(n_steps,)``: which training steps used an epoch's short last batch."""
+    per_epoch = -(-n_train // batch_size)
+    short = np.zeros(n_steps, dtype=bool)
+    if n_train % batch_size:
+        short[per_epoch - 1::per_epoch] = True
+    return short
+
+
 def _measure(cfg: Config, x: torch.Tensor, y: torch.Tensor, loss: str, seed: int):
     """An ``on_step`` callback filling the lists of :data:`MEASURED` every few steps."""
     loss_fn = loss_function(loss)
@@ -89,8 +107,10 @@ def _measure(cfg: Config, x: torch.Tensor, y: torch.Tensor, loss: str, seed: int
         model.eval()
         noise = gradient_noise(model, loss_fn, x, y, cfg.batch_size)
         gen = torch.Generator().manual_seed(seed * 1_000_003 + step)  # its own draws
-        sampled = [batch_grad_sq(model, xb, yb) for _, (xb, yb) in
-                   zip(range(cfg.check_batches), batches(x, y, cfg.batch_size, gen), strict=False)]
+        full_size = ((xb, yb) for xb, yb in _endless_batches(x, y, cfg.batch_size, gen)
+                     if len(xb) == cfg.batch_size)  # the prediction is for batches of B
+        sampled = [batch_grad_sq(model, xb, yb)
+                   for _, (xb, yb) in zip(range(cfg.check_batches), full_size, strict=False)]
         for key, value in (("measure_step", step), ("full_loss", evaluate(model, loss_fn, x, y)[0]),
                            ("full_grad_norm_sq", noise["grad_norm_sq"]),
                            ("trace_cov", noise["trace_cov"]), ("noise_sq", noise["noise_sq"]),
@@ -154,7 +174,8 @@ def run(cfg: Config, executor: Executor | None = None) -> dict[str, dict]:
         first = mine[0].result
         out[task] = {"runs": [r.result for r in mine], "seeds": list(cfg.seeds),
                      "source": mine[0].data_source, "n_params": first["n_params"],
-                     "loss": first["loss"], "n_train": first["n_train"]}
+                     "loss": first["loss"], "n_train": first["n_train"],
+                     "batch_size": cfg.batch_size, "check_batches": cfg.check_batches}
     return out
 
 
@@ -207,21 +228,33 @@ def make_figures(results: dict) -> list[plt.Figure]:
         name = target_function(task).formula if task in TARGET_FUNCTIONS else task.upper()
         h0 = r["runs"][0]["history"]
         it = np.arange(len(h0["step_loss"]))
+        full_batch = ~short_batch_steps(r["n_train"], r["batch_size"], len(it))
         top, bottom = axes[0, col], axes[1, col]
-        top.plot(it, h0["step_loss"], lw=0.4, color="grey", alpha=0.5,
-                 label="mini-batch loss (seed 0)")
+        top.plot(it[full_batch], np.asarray(h0["step_loss"])[full_batch], lw=0.4, color="grey",
+                 alpha=0.5, label="mini-batch loss (seed 0)")
         _band(top, steps, _per_seed(r, "full_loss"), "C0", "full-batch loss")
         top.set(yscale="log", ylabel=r["loss"],
                 title=f"{name} ({r['n_params']} params, {len(r['seeds'])} seeds)")
         top.legend(fontsize=7, loc="upper right")
-        bottom.plot(it, h0["step_grad_norm"], lw=0.4, color="grey", alpha=0.5,
-                    label="mini-batch ‖g_B‖ (seed 0)")
+        bottom.plot(it[full_batch], np.asarray(h0["step_grad_norm"])[full_batch], lw=0.4,
+                    color="grey", alpha=0.5, label="mini-batch ‖g_B‖ (seed 0, batches of B)")
+        bottom.plot(steps, np.sqrt(_per_seed(r, "full_grad_norm_sq")[0]), color="C3", lw=0.8,
+                    ls=":", label="full-batch ‖∇L‖ (seed 0)")
+        bottom.plot(steps, np.sqrt(_per_seed(r, "sampled_batch_norm_sq")).mean(0), "o",
+                    color="black", ms=2, label=f"sampled √mean‖g_B‖² ({r['check_batches']} "
+                                               "batches, mean over seeds)")
         _band(bottom, steps, np.sqrt(_per_seed(r, "predicted_batch_norm_sq")), "black",
               "predicted √E‖g_B‖²", "--")
         _band(bottom, steps, np.sqrt(_per_seed(r, "full_grad_norm_sq")), "C3",
               "full-batch ‖∇L‖")
         _band(bottom, steps, np.sqrt(_per_seed(r, "noise_sq")), "C2", "noise √(tr Σ·c/B)")
         bottom.set(yscale="log", ylabel="gradient norm", xlabel="iteration")
+        for ax in (top, bottom):
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            low, high = ax.get_ylim()
+            few_decades = high / low < 30  # label minor ticks plainly too, else none
+            ax.yaxis.set_minor_formatter(FuncFormatter(
+                lambda v, _, show=few_decades: f"{v:g}" if show and f"{v:.0e}"[0] in "236" else ""))
         bottom.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     fig.suptitle("Lines: mean over seeds; bands: min-max over seeds; c = (N − B)/(N − 1)",
                  fontsize=9)

@@ -1,5 +1,12 @@
 """HW1-1 (simulate a function): networks of different depth, equal parameter counts, fitting
-1-D functions. Each (function, depth) trains all seeds at once as a stacked ensemble."""
+1-D functions, each trained to a stated plateau.
+
+Each (function, depth) trains every (learning rate, seed) pair at once as one stacked
+ensemble: full-batch Adam with a cosine-decayed rate. The rate with the lowest median final
+loss over seeds is that depth's best; its seeds are then finished by Levenberg–Marquardt
+(:func:`hw1.least_squares.fit_least_squares`) until the loss stops falling, so the depths are
+compared at (or, where the criterion is not met, marked as short of) a plateau.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +22,11 @@ import torch
 from hw1.config import ExperimentConfig
 from hw1.data import TARGET_FUNCTIONS, target_function
 from hw1.ensemble import train_ensemble
+from hw1.least_squares import fit_least_squares
+from hw1.metrics import linear_regions
 from hw1.models import count_params, mlp_with_params, widths_of
-from hw1.plotting import band, save_figure
+from hw1.plotting import save_figure
 from hw1.store import RunStore
-from hw1.training import History
 
 
 @dataclass(frozen=True)
@@ -29,43 +37,71 @@ class Config(ExperimentConfig):
         functions: target function names (see :data:`hw1.data.TARGET_FUNCTIONS`).
         depths: numbers of hidden layers to compare.
         n_params: parameter count every model is matched to (within 1%).
-        n_points: training points, evenly spaced over the domain.
-        epochs, batch_size, lr: Adam training settings.
-        seeds: one run per seed (initialization and batch order).
+        n_points: training points, evenly spaced over the domain (one full batch).
+        steps: full-batch Adam steps, the rate decayed by a cosine from ``lr`` to 0.
+        lrs: the learning-rate grid each depth is trained on.
+        record_every: record the training loss every this many steps.
+        lm_max_iter, lm_rel_tol, lm_patience: the Levenberg–Marquardt finish and its plateau
+            criterion (``lm_patience`` trial steps in a row each lowering the loss by less than
+            ``lm_rel_tol`` relative).
+        grid_points: evenly spaced points on which predictions and linear pieces are read.
+        seeds: one run per seed (initialization) at every learning rate.
     """
 
     name: ClassVar[str] = "simulate_function"
-    positive: ClassVar[tuple[str, ...]] = ("depths", "n_params", "n_points", "epochs",
-                                           "batch_size", "lr")
+    positive: ClassVar[tuple[str, ...]] = ("depths", "n_params", "n_points", "steps", "lrs",
+                                           "record_every", "lm_max_iter", "lm_rel_tol",
+                                           "lm_patience", "grid_points")
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"functions": tuple(TARGET_FUNCTIONS)}
     functions: tuple[str, ...] = ("sinc", "square_wave")
     depths: tuple[int, ...] = (1, 2, 5)
     n_params: int = 750
-    n_points: int = 2000
-    epochs: int = 1000
-    batch_size: int = 128
-    lr: float = 1e-3
+    n_points: int = 500
+    steps: int = 6000
+    lrs: tuple[float, ...] = (1e-2, 3e-2, 1e-1)
+    record_every: int = 20
+    lm_max_iter: int = 1000
+    lm_rel_tol: float = 1e-8
+    lm_patience: int = 10
+    grid_points: int = 20001
     seeds: tuple[int, ...] = (0, 1, 2)
 
 
-Config.register(full=Config(), smoke=Config(n_params=300, n_points=128, epochs=3, seeds=(0, 1)))
+Config.register(full=Config(), smoke=Config(n_params=300, n_points=128, steps=30, record_every=5,
+                                            lm_max_iter=5, grid_points=501, seeds=(0, 1)))
 
 
 def _train_one(cfg: Config, function: str, depth: int) -> tuple[dict, str]:
     target = target_function(function)
     x, y = target.sample(cfg.n_points)
-    models = []
-    for seed in cfg.seeds:
-        torch.manual_seed(seed)
-        models.append(mlp_with_params(cfg.n_params, depth))
-    hists, ens = train_ensemble(models, x, y, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                                lr=cfg.lr, seeds=cfg.seeds, loss="mse",
-                                desc=f"{function}, depth {depth}")
-    grid, _ = target.sample(500)
-    with torch.no_grad():
-        pred = ens.to(torch.device("cpu")).forward_shared(grid)[..., 0]  # (R, 500)
-    result = {"histories": [h.to_dict() for h in hists], "n_params": count_params(models[0]),
-              "widths": widths_of(models[0]), "grid": grid[:, 0], "predictions": pred}
+    models, lrs, seeds = [], [], []
+    for lr in cfg.lrs:
+        for seed in cfg.seeds:
+            torch.manual_seed(seed)
+            models.append(mlp_with_params(cfg.n_params, depth))
+            lrs.append(lr)
+            seeds.append(seed)
+    hists, ens = train_ensemble(models, x, y, epochs=cfg.steps, batch_size=cfg.n_points,
+                                lr=lrs, seeds=seeds, loss="mse", schedule="cosine",
+                                record_every=cfg.record_every, desc=f"{function}, depth {depth}")
+    adam_loss = np.array([h.train_loss[-1] for h in hists]).reshape(len(cfg.lrs), -1)
+    best = int(np.argmin(np.median(adam_loss, axis=1)))
+    trained = ens.models()[best * len(cfg.seeds):(best + 1) * len(cfg.seeds)]
+    grid, _ = target.sample(cfg.grid_points)
+    fits, predictions, pieces = [], [], []
+    for model in trained:
+        fit = fit_least_squares(model, x, y, max_iter=cfg.lm_max_iter, rel_tol=cfg.lm_rel_tol,
+                                patience=cfg.lm_patience)
+        with torch.no_grad():
+            predictions.append(fit["model"](grid.double())[:, 0].float())
+        pieces.append(linear_regions(fit["model"], grid.double()))
+        fits.append({k: fit[k] for k in ("loss", "start_loss", "grad_norm", "converged",
+                                         "iterations")})
+    result = {"steps": hists[0].epoch, "adam_loss_curves": [h.train_loss for h in hists],
+              "lrs": list(cfg.lrs), "seeds": list(cfg.seeds), "best_lr": cfg.lrs[best],
+              "adam_final_loss": adam_loss.tolist(), "fits": fits, "linear_pieces": pieces,
+              "n_params": count_params(models[0]), "widths": widths_of(models[0]),
+              "grid": grid[:, 0], "predictions": torch.stack(predictions)}
     return result, f"{cfg.n_points} points of {target.formula} on {list(target.domain)}"
 
 
@@ -78,12 +114,15 @@ def run(cfg: Config, executor: Executor | None = None) -> dict[str, dict[int, di
 
     Args:
         cfg: the experiment's settings.
-        executor: runs the missing (function, depth) ensembles; None: one after another
-            here (see :meth:`hw1.store.RunStore.sweep`).
+        executor: runs the missing (function, depth) units; None: one after another here
+            (see :meth:`hw1.store.RunStore.sweep`).
 
     Returns:
-        ``results[function][depth]`` with keys ``histories`` (one dict per seed),
-        ``n_params``, ``widths``, ``grid`` ``(500,)`` and ``predictions`` ``(R, 500)``.
+        ``results[function][depth]`` with ``steps`` ``(T,)``, ``adam_loss_curves`` (one
+        ``(T,)`` list per (lr, seed), lr-major), ``adam_final_loss`` ``(n_lrs, n_seeds)``,
+        ``best_lr``, ``fits`` (one dict per seed of the best rate: ``loss``, ``start_loss``,
+        ``grad_norm``, ``converged``, ``iterations``), ``linear_pieces`` (per seed),
+        ``n_params``, ``widths``, ``grid`` ``(G,)`` and ``predictions`` ``(n_seeds, G)``.
     """
     shared = {k: v for k, v in cfg.to_dict().items() if k not in ("functions", "depths")}
     grid = [(f, d) for f in cfg.functions for d in cfg.depths]
@@ -95,43 +134,118 @@ def run(cfg: Config, executor: Executor | None = None) -> dict[str, dict[int, di
     return results
 
 
-def summary(results: dict) -> list[dict]:
-    """One row per (function, depth): parameters and final training loss over seeds."""
+def lr_table(results: dict) -> list[dict]:
+    """One row per (function, depth, learning rate): Adam's final loss over seeds."""
     rows = []
     for function, by_depth in results.items():
         for depth, r in by_depth.items():
-            final = np.array([h["train_loss"][-1] for h in r["histories"]])
-            rows.append({"function": function, "depth": depth, "widths": r["widths"],
-                         "params": r["n_params"], "final_loss_mean": float(final.mean()),
-                         "final_loss_min": float(final.min()),
-                         "final_loss_max": float(final.max())})
+            for lr, losses in zip(r["lrs"], r["adam_final_loss"], strict=True):
+                rows.append({"function": function, "depth": depth, "lr": lr,
+                             "adam_loss_median": float(np.median(losses)),
+                             "adam_loss_min": float(np.min(losses)),
+                             "adam_loss_max": float(np.max(losses)),
+                             "best": lr == r["best_lr"]})
     return rows
 
 
+def per_seed_table(results: dict) -> list[dict]:
+    """One row per (function, depth, seed) at the best rate: the Adam and finished losses,
+    whether the plateau criterion was met, and the number of linear pieces."""
+    rows = []
+    for function, by_depth in results.items():
+        for depth, r in by_depth.items():
+            for seed, fit, pieces in zip(r["seeds"], r["fits"], r["linear_pieces"],
+                                         strict=True):
+                rows.append({"function": function, "depth": depth, "widths": r["widths"],
+                             "params": r["n_params"], "lr": r["best_lr"], "seed": seed,
+                             "adam_loss": fit["start_loss"], "final_loss": fit["loss"],
+                             "plateau": fit["converged"], "lm_steps": fit["iterations"],
+                             "grad_norm": fit["grad_norm"], "linear_pieces": pieces})
+    return rows
+
+
+def summary(results: dict) -> list[dict]:
+    """One row per (function, depth): the finished loss and linear pieces over seeds."""
+    rows = []
+    for function, by_depth in results.items():
+        for depth, r in by_depth.items():
+            final = np.array([f["loss"] for f in r["fits"]])
+            pieces = np.array(r["linear_pieces"])
+            rows.append({"function": function, "depth": depth, "widths": r["widths"],
+                         "params": r["n_params"], "best_lr": r["best_lr"],
+                         "final_loss_median": float(np.median(final)),
+                         "final_loss_min": float(final.min()),
+                         "final_loss_max": float(final.max()),
+                         "plateau_met": f"{sum(f['converged'] for f in r['fits'])}/{len(final)}",
+                         "pieces_median": float(np.median(pieces)),
+                         "pieces_min": int(pieces.min()), "pieces_max": int(pieces.max())})
+    return rows
+
+
+def _depth_label(depth: int, r: dict) -> str:
+    return f"{depth} hidden layer{'s' * (depth > 1)} ({r['n_params']} params)"
+
+
 def make_figures(results: dict) -> list[plt.Figure]:
-    """Loss curves (all depths per function) and predictions against the ground truth."""
+    """Adam-phase loss at each depth's best rate (with the finished losses marked), and each
+    depth's median-seed prediction against the ground truth."""
     fns = list(results)
-    fig_loss, axes = plt.subplots(1, len(fns), figsize=(5 * len(fns), 3.6), squeeze=False)
+    fig_loss, axes = plt.subplots(1, len(fns), figsize=(5.2 * len(fns), 4.2), squeeze=False)
     for ax, fn in zip(axes[0], fns, strict=True):
         for depth, r in results[fn].items():
-            hists = [History.from_dict(h) for h in r["histories"]]
-            band(ax, hists[0].epoch, np.array([h.train_loss for h in hists]),
-                 label=f"{depth} hidden layer{'s' * (depth > 1)} ({r['n_params']} params)")
-        ax.set(yscale="log", xlabel="epoch", ylabel="training MSE",
-               title=f"{target_function(fn).formula}: training loss (mean, min-max over seeds)")
-        ax.legend()
+            best = r["lrs"].index(r["best_lr"])
+            n = len(r["seeds"])
+            curves = np.array(r["adam_loss_curves"][best * n:(best + 1) * n])
+            steps = np.asarray(r["steps"])
+            (line,) = ax.plot(steps, np.median(curves, 0),
+                              label=f"{_depth_label(depth, r)}, lr {r['best_lr']:g}")
+            color = line.get_color()
+            ax.fill_between(steps, curves.min(0), curves.max(0), color=color, alpha=0.15, lw=0)
+            ax.scatter(np.full(n, steps[-1] * 1.04), [f["loss"] for f in r["fits"]],
+                       color=color, marker="_", s=120, zorder=3)
+        ax.set(yscale="log", xlabel="full-batch Adam step (cosine-decayed rate)",
+               ylabel="training MSE", title=f"{target_function(fn).formula}")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig_loss.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8,
+                    frameon=False)
+    fig_loss.suptitle("Training loss at each depth's best rate (median, min–max band over seeds);"
+                      "\ndashes at the right: each seed after the Levenberg–Marquardt finish")
+    fig_loss.tight_layout(rect=(0, 0.08, 1, 0.96))
     save_figure(fig_loss, "simulate_function_training_loss")
 
-    fig_pred, axes = plt.subplots(1, len(fns), figsize=(5 * len(fns), 3.6), squeeze=False)
+    fig_pred, axes = plt.subplots(1, len(fns), figsize=(5.2 * len(fns), 4.2), squeeze=False)
     for ax, fn in zip(axes[0], fns, strict=True):
         first = next(iter(results[fn].values()))
         grid = np.asarray(first["grid"])
         ax.plot(grid, target_function(fn).fn(torch.as_tensor(grid)).numpy(), color="black",
-                lw=2.5, alpha=0.35, label="ground truth")
+                lw=2.5, alpha=0.3, label="ground truth")
         for depth, r in results[fn].items():
-            band(ax, grid, np.asarray(r["predictions"]),
-                 label=f"{depth} hidden layer{'s' * (depth > 1)}", lw=1)
-        ax.set(xlabel="x", ylabel="y", title=f"{target_function(fn).formula}: predictions")
-        ax.legend()
+            final = np.array([f["loss"] for f in r["fits"]])
+            median_seed = int(np.argsort(final)[len(final) // 2])
+            ax.plot(grid, np.asarray(r["predictions"])[median_seed], lw=1,
+                    label=f"{depth} hidden layer{'s' * (depth > 1)} "
+                          f"(median seed {r['seeds'][median_seed]})")
+        ax.set(xlabel="x", ylabel="y", title=f"{target_function(fn).formula}")
+        ax.set_xticks(np.linspace(-1, 1, 5))
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig_pred.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8,
+                    frameon=False)
+    fig_pred.suptitle("Predictions of each depth's median seed (by finished loss)")
+    fig_pred.tight_layout(rect=(0, 0.08, 1, 0.96))
     save_figure(fig_pred, "simulate_function_predictions")
     return [fig_loss, fig_pred]
+
+
+def loss_ratio_table(results: dict) -> list[dict]:
+    """Per function and depth: its median finished loss divided by the deepest model's, and
+    its best seed's loss divided by the deepest model's best seed's."""
+    rows = []
+    for function, by_depth in results.items():
+        final = {d: np.array([f["loss"] for f in r["fits"]]) for d, r in by_depth.items()}
+        deepest = max(final)
+        for depth, losses in final.items():
+            rows.append({"function": function, "depth": depth,
+                         "median_over_deepest_median": float(
+                             np.median(losses) / np.median(final[deepest])),
+                         "best_over_deepest_best": float(losses.min() / final[deepest].min())})
+    return rows

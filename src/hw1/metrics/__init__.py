@@ -16,6 +16,7 @@ from hw1.metrics.curvature import (
                                    minimal_ratio,
                                    top_hessian_eigenvalue,
 )
+from hw1.metrics.dead_units import dead_relu_parameters
 from hw1.metrics.gradient_noise import gradient_noise
 from hw1.metrics.interpolation import interpolate
 from hw1.metrics.linear_regions import linear_regions
@@ -23,8 +24,8 @@ from hw1.metrics.sensitivity import per_sample_sensitivity, sensitivities, sensi
 from hw1.metrics.sharpness import sharpness
 from hw1.metrics.surface import difference_direction, filter_normalized_direction, loss_on_plane
 
-__all__ = ["difference_direction", "filter_normalized_direction", "gradient_noise", "gradient_norm",
-           "hessian",
-           "hessian_spectrum", "hessian_trace", "interpolate", "linear_regions",
-           "loss_on_plane", "minimal_ratio", "per_sample_sensitivity", "sensitivities",
-           "sensitivity", "sharpness", "top_hessian_eigenvalue"]
+__all__ = ["dead_relu_parameters", "difference_direction", "filter_normalized_direction",
+           "gradient_noise", "gradient_norm", "hessian", "hessian_spectrum", "hessian_trace",
+           "interpolate", "linear_regions", "loss_on_plane", "minimal_ratio",
+           "per_sample_sensitivity", "sensitivities", "sensitivity", "sharpness",
+           "top_hessian_eigenvalue"]

@@ -1,0 +1,145 @@
+"""Training a small regression network to convergence: Levenberg–Marquardt on the residuals.
+
+First-order training of a 1-D fit (HW1-1) flattens slowly, and a fixed number of Adam steps
+compares optimization speed, not what each architecture can fit. For a network of a few
+hundred parameters the full Jacobian of the residuals is cheap, so a damped Gauss–Newton
+method (Levenberg 1944; Marquardt 1963) can finish the job: it converges to a local minimum
+of the mean squared error, where further steps no longer lower the loss.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.func import functional_call, jacrev, vmap
+
+from hw1.metrics._common import eval_mode
+from hw1.progress import progress
+
+
+def fit_least_squares(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+                      max_iter: int = 300, rel_tol: float = 1e-8, patience: int = 10,
+                      damping: float = 1e-3) -> dict:
+    """Minimize the mean squared error of ``model`` on ``(x, y)`` by Levenberg–Marquardt.
+
+    Each trial step solves ``(JᵀJ + μ D) δ = −Jᵀr`` in float64, with ``r(θ) = f(x; θ) − y``
+    ``(N·K,)``, ``J = ∂r/∂θ`` ``(N·K, P)`` and ``D = diag(JᵀJ) + 1e-12`` (Marquardt's
+    scaling). A step that lowers the loss is kept and ``μ`` divided by 3; otherwise ``μ`` is
+    multiplied by 4 and the step retried. The fit has *converged* (the plateau criterion)
+    when ``patience`` consecutive trial steps, kept or not, each lowered the loss by less
+    than ``rel_tol`` relative (or the gradient is exactly zero): no step the damped model
+    proposes makes progress, so the point is a local minimum, or a ReLU kink that no smooth
+    model can descend from. Otherwise it stops at ``max_iter``.
+
+    Works on a float64 copy; the caller's model is not changed.
+
+    Args:
+        model: a regression network (P parameters, no BatchNorm statistics to update).
+        x: inputs ``(N, ...)``.
+        y: targets ``(N, K)`` (or ``(N,)`` for one output), floating point.
+        max_iter: most trial steps (>= 1).
+        rel_tol: relative loss decrease below which a kept step counts as no progress (> 0).
+        patience: that many such steps in a row end the fit (>= 1).
+        damping: initial ``μ`` (> 0).
+
+    Returns:
+        dict with ``model`` (the float64 copy, eval mode), ``params`` ``(P,)``, ``loss`` and
+        ``start_loss`` (MSE, float), ``grad_norm`` (of the MSE at the end), ``converged``
+        (bool), ``reason`` (``"converged"`` or ``"max_iter"``),
+        ``iterations``, ``accepted`` and ``loss_trace`` (loss after each kept step).
+
+    Raises:
+        ValueError: for invalid settings or targets that are not floating point.
+    """
+    if max_iter < 1 or patience < 1:
+        raise ValueError(f"max_iter and patience must be >= 1, got {max_iter} and {patience}")
+    if not rel_tol > 0 or not damping > 0:
+        raise ValueError(f"rel_tol and damping must be positive, got {rel_tol} and {damping}")
+    if not torch.is_floating_point(y):
+        raise ValueError(f"fit_least_squares fits real-valued targets; y has dtype {y.dtype}. "
+                         "For class labels use hw1.training.train.")
+    work = copy.deepcopy(model).to(torch.float64).eval()
+    with eval_mode(work):  # checks for untrained BatchNorm statistics
+        pass
+    theta = torch.cat([p.detach().reshape(-1) for p in work.parameters()])
+    x64 = x.to(torch.float64)
+    y64 = y.to(torch.float64).reshape(len(x), -1)
+    single = _single_sample_output(work)
+    # the residuals' Jacobian is the per-sample Jacobians stacked: (N·K, P) memory, where
+    # jacrev of all N outputs at once would hold N copies of every activation
+    per_sample_jac = vmap(jacrev(single), in_dims=(None, 0))
+    batched = vmap(single, in_dims=(None, 0))
+
+    def residual(t: torch.Tensor) -> torch.Tensor:
+        return (batched(t, x64) - y64).reshape(-1)
+
+    def jac(t: torch.Tensor) -> torch.Tensor:
+        return per_sample_jac(t, x64).reshape(-1, len(t))
+
+    n = y64.numel()
+
+    def mse(t: torch.Tensor) -> float:
+        return float(residual(t).square().mean())
+
+    loss = start = mse(theta)
+    mu, iterations, accepted, quiet = damping, 0, 0, 0
+    trace: list[float] = []
+    reason = "max_iter"
+    need_jacobian = True
+    while iterations < max_iter:
+        if need_jacobian:
+            r = residual(theta)
+            J = jac(theta)
+            JtJ, Jtr = J.T @ J, J.T @ r
+            diag = torch.diagonal(JtJ) + 1e-12
+            need_jacobian = False
+            if not Jtr.abs().max() > 0:
+                reason = "converged"
+                break
+        iterations += 1
+        delta = torch.linalg.solve(JtJ + mu * torch.diag(diag), -Jtr)
+        trial = theta + delta
+        trial_loss = mse(trial)
+        decrease = loss - trial_loss  # NaN for a non-finite trial: neither kept nor quiet
+        quiet = quiet + 1 if decrease < rel_tol * loss else 0
+        if decrease > 0:
+            theta, loss = trial, trial_loss
+            trace.append(loss)
+            accepted += 1
+            mu = max(mu / 3, 1e-15)
+            need_jacobian = True
+        else:
+            mu *= 4
+        if quiet >= patience:
+            reason = "converged"
+            break
+    grad_norm = float((2.0 / n) * (jac(theta).T @ residual(theta)).norm())
+    with torch.no_grad():
+        torch.nn.utils.vector_to_parameters(theta, work.parameters())
+    return {"model": work.eval(), "params": theta.detach(), "loss": loss, "start_loss": start,
+            "grad_norm": grad_norm, "converged": reason == "converged", "reason": reason,
+            "iterations": iterations, "accepted": accepted, "loss_trace": trace}
+
+
+def _single_sample_output(model: nn.Module):
+    """``(theta (P,), x (...)) -> outputs (K,)`` of ``model`` for one input."""
+    names = [n for n, _ in model.named_parameters()]
+    shapes = [p.shape for p in model.parameters()]
+    sizes = [p.numel() for p in model.parameters()]
+
+    def single(theta: torch.Tensor, xi: torch.Tensor) -> torch.Tensor:
+        params = {n: t.view(s) for n, t, s in
+                  zip(names, torch.split(theta, sizes), shapes, strict=True)}
+        return functional_call(model, params, (xi.unsqueeze(0),)).reshape(-1)
+
+    return single
+
+
+def fit_each(models: Sequence[nn.Module], x: torch.Tensor, y: torch.Tensor,
+             desc: str | None = None, **kwargs) -> list[dict]:
+    """:func:`fit_least_squares` for each model (one after another, with a progress bar)."""
+    return [fit_least_squares(m, x, y, **kwargs)
+            for m in progress(models, desc=desc or "Levenberg-Marquardt", leave=False)]

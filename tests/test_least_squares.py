@@ -1,0 +1,60 @@
+"""Levenberg-Marquardt fitting (hw1.least_squares) against exact answers."""
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from hw1.least_squares import fit_each, fit_least_squares
+
+
+def test_linear_model_reaches_the_normal_equations_solution():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(50, 3, generator=g)
+    y = torch.randn(50, 2, generator=g)
+    model = nn.Linear(3, 2)
+    fit = fit_least_squares(model, x, y, max_iter=100)
+    design = torch.cat([x, torch.ones(50, 1)], 1).double()
+    coef = torch.linalg.lstsq(design, y.double()).solution  # (4, 2)
+    exact_loss = float((design @ coef - y.double()).square().mean())
+    assert fit["converged"]
+    assert fit["loss"] == pytest.approx(exact_loss, rel=1e-10)
+    torch.testing.assert_close(fit["model"].weight, coef[:3].T, rtol=1e-7, atol=1e-9)
+    torch.testing.assert_close(fit["model"].bias, coef[3], rtol=1e-7, atol=1e-9)
+    assert fit["grad_norm"] < 1e-8
+    assert model.weight.dtype == torch.float32  # the caller's model is untouched
+
+
+def test_nonlinear_zero_residual_problem_recovers_the_teacher():
+    # y = 1.5 tanh(2x - 0.3) + 0.2: an identifiable 4-parameter model with zero residual
+    teacher = nn.Sequential(nn.Linear(1, 1), nn.Tanh(), nn.Linear(1, 1)).double()
+    with torch.no_grad():
+        for p, v in zip(teacher.parameters(), (2.0, -0.3, 1.5, 0.2), strict=True):
+            p.fill_(v)
+    x = torch.linspace(-2, 2, 40).unsqueeze(1).double()
+    with torch.no_grad():
+        y = teacher(x)
+    student = copy.deepcopy(teacher)
+    with torch.no_grad():
+        for p, dv in zip(student.parameters(), (0.3, 0.2, -0.4, 0.1), strict=True):
+            p.add_(dv)
+    fit = fit_least_squares(student, x, y, max_iter=200)
+    assert fit["start_loss"] > 1e-4
+    assert fit["loss"] < 1e-24
+    assert fit["loss_trace"] == sorted(fit["loss_trace"], reverse=True)  # only descent steps
+    flat_teacher = torch.cat([p.reshape(-1) for p in teacher.parameters()])
+    torch.testing.assert_close(fit["params"], flat_teacher, rtol=0, atol=1e-8)
+
+
+def test_fit_each_and_bad_settings():
+    x = torch.linspace(-1, 1, 20).unsqueeze(1)
+    y = x ** 2
+    fits = fit_each([nn.Linear(1, 1), nn.Linear(1, 1)], x, y, max_iter=20)
+    assert len(fits) == 2 and all(f["loss"] <= f["start_loss"] for f in fits)
+    with pytest.raises(ValueError, match="real-valued targets"):
+        fit_least_squares(nn.Linear(1, 2), x, torch.zeros(20, dtype=torch.long))
+    with pytest.raises(ValueError, match="max_iter and patience"):
+        fit_least_squares(nn.Linear(1, 1), x, y, max_iter=0)
+    with pytest.raises(ValueError, match="rel_tol and damping"):
+        fit_least_squares(nn.Linear(1, 1), x, y, rel_tol=0.0)
