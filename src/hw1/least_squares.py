@@ -22,17 +22,21 @@ from hw1.progress import progress
 
 def fit_least_squares(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
                       max_iter: int = 300, rel_tol: float = 1e-8, patience: int = 10,
-                      damping: float = 1e-3) -> dict:
+                      damping: float = 1e-3, max_damping: float = 1e10) -> dict:
     """Minimize the mean squared error of ``model`` on ``(x, y)`` by Levenberg–Marquardt.
 
     Each trial step solves ``(JᵀJ + μ D) δ = −Jᵀr`` in float64, with ``r(θ) = f(x; θ) − y``
     ``(N·K,)``, ``J = ∂r/∂θ`` ``(N·K, P)`` and ``D = diag(JᵀJ) + 1e-12`` (Marquardt's
     scaling). A step that lowers the loss is kept and ``μ`` divided by 3; otherwise ``μ`` is
-    multiplied by 4 and the step retried. The fit has *converged* (the plateau criterion)
-    when ``patience`` consecutive trial steps, kept or not, each lowered the loss by less
-    than ``rel_tol`` relative (or the gradient is exactly zero): no step the damped model
-    proposes makes progress, so the point is a local minimum, or a ReLU kink that no smooth
-    model can descend from. Otherwise it stops at ``max_iter``.
+    multiplied by 4 and the step retried. Three endings:
+
+    - ``"converged"`` (the plateau criterion): ``patience`` consecutive *kept* steps each
+      lowered the loss by less than ``rel_tol`` relative (or the gradient is exactly zero);
+      rejected steps do not count towards it;
+    - ``"stalled"``: ``μ`` rose above ``max_damping`` without a kept step, i.e. even very
+      short steps do not lower the loss (a minimum at float64 resolution, or a ReLU kink the
+      local linear model cannot see); the gradient norm returned tells which;
+    - ``"max_iter"``: the step budget ran out.
 
     Works on a float64 copy; the caller's model is not changed.
 
@@ -44,11 +48,13 @@ def fit_least_squares(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
         rel_tol: relative loss decrease below which a kept step counts as no progress (> 0).
         patience: that many such steps in a row end the fit (>= 1).
         damping: initial ``μ`` (> 0).
+        max_damping: ``μ`` above which the fit counts as stalled.
 
     Returns:
         dict with ``model`` (the float64 copy, eval mode), ``params`` ``(P,)``, ``loss`` and
         ``start_loss`` (MSE, float), ``grad_norm`` (of the MSE at the end), ``converged``
-        (bool), ``reason`` (``"converged"`` or ``"max_iter"``),
+        (bool, the plateau criterion), ``reason`` (``"converged"``, ``"stalled"`` or
+        ``"max_iter"``),
         ``iterations``, ``accepted`` and ``loss_trace`` (loss after each kept step).
 
     Raises:
@@ -103,19 +109,21 @@ def fit_least_squares(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
         delta = torch.linalg.solve(JtJ + mu * torch.diag(diag), -Jtr)
         trial = theta + delta
         trial_loss = mse(trial)
-        decrease = loss - trial_loss  # NaN for a non-finite trial: neither kept nor quiet
-        quiet = quiet + 1 if decrease < rel_tol * loss else 0
-        if decrease > 0:
+        if trial_loss < loss:  # False for NaN
+            quiet = quiet + 1 if loss - trial_loss < rel_tol * loss else 0
             theta, loss = trial, trial_loss
             trace.append(loss)
             accepted += 1
             mu = max(mu / 3, 1e-15)
             need_jacobian = True
+            if quiet >= patience:
+                reason = "converged"
+                break
         else:
             mu *= 4
-        if quiet >= patience:
-            reason = "converged"
-            break
+            if mu > max_damping:
+                reason = "stalled"
+                break
     grad_norm = float((2.0 / n) * (jac(theta).T @ residual(theta)).norm())
     with torch.no_grad():
         torch.nn.utils.vector_to_parameters(theta, work.parameters())

@@ -58,7 +58,7 @@ class Config(ExperimentConfig):
     n_params: int = 750
     n_points: int = 500
     steps: int = 6000
-    lrs: tuple[float, ...] = (1e-2, 3e-2, 1e-1)
+    lrs: tuple[float, ...] = (3e-3, 1e-2, 3e-2, 1e-1)
     record_every: int = 20
     lm_max_iter: int = 1000
     lm_rel_tol: float = 1e-8
@@ -96,7 +96,7 @@ def _train_one(cfg: Config, function: str, depth: int) -> tuple[dict, str]:
             predictions.append(fit["model"](grid.double())[:, 0].float())
         pieces.append(linear_regions(fit["model"], grid.double()))
         fits.append({k: fit[k] for k in ("loss", "start_loss", "grad_norm", "converged",
-                                         "iterations")})
+                                         "reason", "iterations", "accepted", "loss_trace")})
     result = {"steps": hists[0].epoch, "adam_loss_curves": [h.train_loss for h in hists],
               "lrs": list(cfg.lrs), "seeds": list(cfg.seeds), "best_lr": cfg.lrs[best],
               "adam_final_loss": adam_loss.tolist(), "fits": fits, "linear_pieces": pieces,
@@ -149,8 +149,9 @@ def lr_table(results: dict) -> list[dict]:
 
 
 def per_seed_table(results: dict) -> list[dict]:
-    """One row per (function, depth, seed) at the best rate: the Adam and finished losses,
-    whether the plateau criterion was met, and the number of linear pieces."""
+    """One row per (function, depth, seed) at the best rate: the Adam and finished losses, how
+    the Levenberg–Marquardt finish ended (plateau ``converged``, ``stalled`` or ``max_iter``),
+    its trial and kept steps, the final gradient norm and the number of linear pieces."""
     rows = []
     for function, by_depth in results.items():
         for depth, r in by_depth.items():
@@ -159,8 +160,9 @@ def per_seed_table(results: dict) -> list[dict]:
                 rows.append({"function": function, "depth": depth, "widths": r["widths"],
                              "params": r["n_params"], "lr": r["best_lr"], "seed": seed,
                              "adam_loss": fit["start_loss"], "final_loss": fit["loss"],
-                             "plateau": fit["converged"], "lm_steps": fit["iterations"],
-                             "grad_norm": fit["grad_norm"], "linear_pieces": pieces})
+                             "lm_ending": fit["reason"], "lm_trials": fit["iterations"],
+                             "lm_kept": fit["accepted"], "grad_norm": fit["grad_norm"],
+                             "linear_pieces": pieces})
     return rows
 
 
@@ -176,7 +178,9 @@ def summary(results: dict) -> list[dict]:
                          "final_loss_median": float(np.median(final)),
                          "final_loss_min": float(final.min()),
                          "final_loss_max": float(final.max()),
-                         "plateau_met": f"{sum(f['converged'] for f in r['fits'])}/{len(final)}",
+                         "plateau": sum(f["reason"] == "converged" for f in r["fits"]),
+                         "stalled": sum(f["reason"] == "stalled" for f in r["fits"]),
+                         "step_cap": sum(f["reason"] == "max_iter" for f in r["fits"]),
                          "pieces_median": float(np.median(pieces)),
                          "pieces_min": int(pieces.min()), "pieces_max": int(pieces.max())})
     return rows
@@ -187,51 +191,55 @@ def _depth_label(depth: int, r: dict) -> str:
 
 
 def make_figures(results: dict) -> list[plt.Figure]:
-    """Adam-phase loss at each depth's best rate (with the finished losses marked), and each
-    depth's median-seed prediction against the ground truth."""
+    """Per function: every seed's Adam-phase loss at each depth's best rate, then its
+    Levenberg–Marquardt finish; and every seed's prediction against the ground truth."""
     fns = list(results)
-    fig_loss, axes = plt.subplots(1, len(fns), figsize=(5.2 * len(fns), 4.2), squeeze=False)
-    for ax, fn in zip(axes[0], fns, strict=True):
-        for depth, r in results[fn].items():
+    fig_loss, axes = plt.subplots(2, len(fns), figsize=(5.6 * len(fns), 7.6), squeeze=False)
+    for col, fn in enumerate(fns):
+        ax_adam, ax_lm = axes[0, col], axes[1, col]
+        for i, (depth, r) in enumerate(results[fn].items()):
             best = r["lrs"].index(r["best_lr"])
             n = len(r["seeds"])
             curves = np.array(r["adam_loss_curves"][best * n:(best + 1) * n])
-            steps = np.asarray(r["steps"])
-            (line,) = ax.plot(steps, np.median(curves, 0),
-                              label=f"{_depth_label(depth, r)}, lr {r['best_lr']:g}")
-            color = line.get_color()
-            ax.fill_between(steps, curves.min(0), curves.max(0), color=color, alpha=0.15, lw=0)
-            ax.scatter(np.full(n, steps[-1] * 1.04), [f["loss"] for f in r["fits"]],
-                       color=color, marker="_", s=120, zorder=3)
-        ax.set(yscale="log", xlabel="full-batch Adam step (cosine-decayed rate)",
-               ylabel="training MSE", title=f"{target_function(fn).formula}")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig_loss.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8,
-                    frameon=False)
-    fig_loss.suptitle("Training loss at each depth's best rate (median, min–max band over seeds);"
-                      "\ndashes at the right: each seed after the Levenberg–Marquardt finish")
-    fig_loss.tight_layout(rect=(0, 0.08, 1, 0.96))
+            color = f"C{i}"
+            for k, fit in enumerate(r["fits"]):
+                label = f"{_depth_label(depth, r)}, lr {r['best_lr']:g}" if k == 0 else None
+                ax_adam.plot(r["steps"], curves[k], color=color, lw=0.8, label=label)
+                trace = [fit["start_loss"], *fit["loss_trace"]]
+                ax_lm.plot(np.arange(len(trace)), trace, color=color, lw=0.8,
+                           label=f"depth {depth}" if k == 0 else None)
+                ax_lm.plot(len(trace) - 1, trace[-1], marker={"converged": "o",
+                           "stalled": "s", "max_iter": ">"}[fit["reason"]], color=color,
+                           mfc="none", ms=6)
+        ax_adam.set(yscale="log", xlabel="full-batch Adam step (cosine-decayed rate)",
+                    ylabel="training MSE", title=f"{target_function(fn).formula}: Adam phase")
+        ax_adam.legend(fontsize=7, loc="upper right")
+        ax_lm.set(yscale="log", xscale="symlog", xlabel="kept Levenberg–Marquardt step",
+                  ylabel="training MSE",
+                  title="finish (end: ○ plateau, □ stalled, ▷ step cap)")
+        ax_lm.set_xlim(left=0)
+    fig_loss.suptitle("Training loss of every seed at each depth's best rate")
+    fig_loss.tight_layout()
     save_figure(fig_loss, "simulate_function_training_loss")
 
-    fig_pred, axes = plt.subplots(1, len(fns), figsize=(5.2 * len(fns), 4.2), squeeze=False)
-    for ax, fn in zip(axes[0], fns, strict=True):
-        first = next(iter(results[fn].values()))
-        grid = np.asarray(first["grid"])
-        ax.plot(grid, target_function(fn).fn(torch.as_tensor(grid)).numpy(), color="black",
-                lw=2.5, alpha=0.3, label="ground truth")
-        for depth, r in results[fn].items():
-            final = np.array([f["loss"] for f in r["fits"]])
-            median_seed = int(np.argsort(final)[len(final) // 2])
-            ax.plot(grid, np.asarray(r["predictions"])[median_seed], lw=1,
-                    label=f"{depth} hidden layer{'s' * (depth > 1)} "
-                          f"(median seed {r['seeds'][median_seed]})")
-        ax.set(xlabel="x", ylabel="y", title=f"{target_function(fn).formula}")
-        ax.set_xticks(np.linspace(-1, 1, 5))
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig_pred.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8,
-                    frameon=False)
-    fig_pred.suptitle("Predictions of each depth's median seed (by finished loss)")
-    fig_pred.tight_layout(rect=(0, 0.08, 1, 0.96))
+    depths = list(next(iter(results.values())))
+    fig_pred, axes = plt.subplots(len(depths), len(fns), figsize=(5.6 * len(fns),
+                                  2.6 * len(depths)), squeeze=False, sharex=True)
+    for col, fn in enumerate(fns):
+        for row, depth in enumerate(depths):
+            ax, r = axes[row, col], results[fn][depth]
+            grid = np.asarray(r["grid"])
+            ax.plot(grid, target_function(fn).fn(torch.as_tensor(grid)).numpy(), color="black",
+                    lw=2.5, alpha=0.25, label="ground truth")
+            for k, (seed, fit) in enumerate(zip(r["seeds"], r["fits"], strict=True)):
+                ax.plot(grid, np.asarray(r["predictions"])[k], lw=0.9, color=f"C{k + 3}",
+                        label=f"seed {seed} (MSE {fit['loss']:.2g})")
+            ax.set(ylabel="y", title=f"{target_function(fn).formula}, {_depth_label(depth, r)}")
+            ax.set_xticks(np.linspace(-1, 1, 5))
+            ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+        axes[-1, col].set_xlabel("x")
+    fig_pred.suptitle("Every seed's prediction after the finish, at each depth's best rate")
+    fig_pred.tight_layout()
     save_figure(fig_pred, "simulate_function_predictions")
     return [fig_loss, fig_pred]
 

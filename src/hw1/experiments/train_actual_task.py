@@ -177,9 +177,10 @@ def learning_speed(results: dict, epochs: tuple[int, ...] = (1, 3)) -> list[dict
     for name, res in results.items():
         for head, depth, r in _runs(res):
             row = {"dataset": name, "head": head, "depth": depth}
-            for e in epochs:
-                row[f"test_acc_epoch{e}"] = float(np.mean(
-                    [h["test_acc"][h["epoch"].index(e)] for h in r["histories"]]))
+            for e in epochs:  # (an epoch the run did not reach is left out)
+                if all(e in h["epoch"] for h in r["histories"]):
+                    row[f"test_acc_epoch{e}"] = float(np.mean(
+                        [h["test_acc"][h["epoch"].index(e)] for h in r["histories"]]))
             rows.append(row)
     return rows
 
