@@ -239,6 +239,22 @@ def resolution_table(results: dict) -> list[dict]:
     return rows
 
 
+def loss_half_table(results: dict, tau: float) -> list[dict]:
+    """Per activation: median counts of positive and near-zero eigenvalues at ``tau`` in the
+    lower-loss and the higher-loss half of the runs (split at the median loss)."""
+    rows = []
+    for act, r in results.items():
+        loss = np.array([f["loss"] for f in r["refined"]])
+        low = loss <= np.median(loss)
+        c = counts(r["refined_eigenvalues"], tau)
+        for name, sel in (("lower-loss half", low), ("higher-loss half", ~low)):
+            rows.append({"activation": act, "runs": name, "count": int(sel.sum()),
+                         "positive_median": float(np.median(c["positive"][sel])),
+                         "near_zero_median": float(np.median(c["near_zero"][sel])),
+                         "negative_max": int(c["negative"][sel].max())})
+    return rows
+
+
 def refinement_table(results: dict) -> list[dict]:
     """Per activation: how many runs reached each gradient-norm level, before and after the
     float64 refinement, and why the others stopped."""
@@ -395,23 +411,32 @@ def make_figures(results: dict) -> list[plt.Figure]:
     fig.tight_layout()
     save_figure(fig, "minimal_ratio_vs_loss")
 
-    fig_h, axes = plt.subplots(1, len(acts), figsize=(5.5 * len(acts), 4.6), squeeze=False)
+    fig_h, axes = plt.subplots(2, len(acts), figsize=(5.5 * len(acts), 8.4), squeeze=False)
     bins = np.arange(-20, 0.01, 0.5)
-    for ax, act in zip(axes[0], acts, strict=True):
-        eig = np.asarray(results[act]["refined_eigenvalues"], dtype=float)
+    for col, act in enumerate(acts):
+        r = results[act]
+        eig = np.asarray(r["refined_eigenvalues"], dtype=float)
         rel = eig / np.abs(eig).max(1, keepdims=True)
-        exact = int((rel == 0).sum())
-        for sign, color, name in ((1, "tab:green", "λ > 0"), (-1, "tab:red", "λ < 0")):
-            vals = np.log10(np.abs(rel[np.sign(rel) == sign]))
-            ax.hist(np.clip(vals, bins[0], bins[-1]), bins=bins, histtype="step", color=color,
-                    label=name)
-        ax.axvline(np.log10(tau_h), color="black", lw=0.8, label=f"headline τ = {tau_h:g}")
-        ax.axvline(np.log10(floor), color="grey", lw=0.8, ls=":", label="P·eps")
-        ax.set(xlabel="log10(|λ| / max|λ|)  (values below −20 in the first bin)",
-               ylabel="eigenvalues (pooled over runs)",
-               title=f"{act}: spectra after refinement ({exact} exactly 0, not shown)")
-        ax.set_yscale("symlog", linthresh=1)
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4)
+        loss = np.array([f["loss"] for f in r["refined"]])
+        low = loss <= np.median(loss)
+        parts = ((axes[0, col], (("all runs", np.ones_like(low), "-"),), "pooled"),
+                 (axes[1, col], (("lower-loss half", low, "-"),
+                                 ("higher-loss half", ~low, ":")), "by loss"))
+        for ax, selections, what in parts:
+            for name, sel, style in selections:
+                for sign, color, sname in ((1, "tab:green", "λ > 0"), (-1, "tab:red", "λ < 0")):
+                    part = rel[sel]
+                    vals = np.log10(np.abs(part[np.sign(part) == sign]))
+                    ax.hist(np.clip(vals, bins[0], bins[-1]), bins=bins, histtype="step",
+                            color=color, ls=style, label=f"{sname}, {name}")
+            ax.axvline(np.log10(tau_h), color="black", lw=0.8, label=f"headline τ = {tau_h:g}")
+            ax.axvline(np.log10(floor), color="grey", lw=0.8, ls="--", label="P·eps")
+            ax.set(xlabel="log10(|λ| / max|λ|)  (values below −20 in the first bin)",
+                   ylabel="eigenvalues (summed over runs)",
+                   title=f"{act}: spectra after refinement, {what} "
+                         f"({int((rel == 0).sum())} exactly 0, not shown)")
+            ax.set_yscale("symlog", linthresh=1)
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
     fig_h.tight_layout()
     save_figure(fig_h, "minimal_ratio_spectrum_histogram")
     return [fig_tau, fig, fig_h]
