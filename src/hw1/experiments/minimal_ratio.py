@@ -383,7 +383,7 @@ def make_figures(results: dict) -> list[plt.Figure]:
     ax.legend(fontsize=7, loc="upper right")
     save_figure(fig_tau, "minimal_ratio_vs_tolerance")
 
-    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.4))
+    fig, axes = plt.subplots(1, 3, figsize=(16.5, 4.6))
     rng = np.random.default_rng(0)
     for act in acts:
         r = results[act]
@@ -398,6 +398,11 @@ def make_figures(results: dict) -> list[plt.Figure]:
         grad = np.array([f["grad_norm"] for f in r["refined"]]) / scale
         axes[1].scatter(grad, np.clip(lam_min, 1e-18, None), s=12, alpha=0.7,
                         color=colors.get(act), label=act)
+        index = counts(eig, 1e-12)["negative"] / P
+        axes[2].scatter(index, loss, s=12, facecolors="none", edgecolors=colors.get(act),
+                        label=f"{act}, τ = 1e-12")
+        axes[2].scatter(counts(eig, tau_h)["negative"] / P, loss, s=12, marker="x",
+                        color=colors.get(act), label=f"{act}, τ = {tau_h:g} (all 0)")
     axes[0].set(xlabel=f"minimal ratio at τ = {tau_h:g} (jittered by ±0.3/P; values are k/P)",
                 ylabel="training loss (MSE)", yscale="log", title="Minimal ratio vs loss")
     axes[0].legend(fontsize=8)
@@ -408,6 +413,9 @@ def make_figures(results: dict) -> list[plt.Figure]:
                 ylabel="|most negative λ| / max|λ|",
                 title="Negative curvature vs gradient norm (index is 0 above the black line)")
     axes[1].legend(fontsize=8)
+    axes[2].set(xlabel="index (fraction of λ < −τ·max|λ|)", ylabel="training loss (MSE)",
+                yscale="log", title="Index vs loss (τ = 1e-12 is below the sign resolution)")
+    axes[2].legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, "minimal_ratio_vs_loss")
 

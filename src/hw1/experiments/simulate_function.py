@@ -257,3 +257,26 @@ def loss_ratio_table(results: dict) -> list[dict]:
                              np.median(losses) / np.median(final[deepest])),
                          "best_over_deepest_best": float(losses.min() / final[deepest].min())})
     return rows
+
+
+def depth_comparison(results: dict) -> list[dict]:
+    """Per function and pair of depths: the difference of mean log10 finished loss (deeper
+    minus shallower) with a 95% Welch t-interval over seeds (``scipy.stats.ttest_ind``), and
+    whether it excludes 0."""
+    from scipy import stats
+
+    rows = []
+    for function, by_depth in results.items():
+        logs = {d: np.log10([f["loss"] for f in r["fits"]]) for d, r in by_depth.items()}
+        for deep in logs:
+            for shallow in logs:
+                if shallow >= deep:
+                    continue
+                test = stats.ttest_ind(logs[deep], logs[shallow], equal_var=False)
+                low, high = test.confidence_interval(0.95)
+                rows.append({"function": function, "comparison": f"{deep} - {shallow} layers",
+                             "log10_loss_difference": float(logs[deep].mean()
+                                                            - logs[shallow].mean()),
+                             "ci95_low": float(low), "ci95_high": float(high),
+                             "excludes_0": bool(low > 0 or high < 0)})
+    return rows
