@@ -27,6 +27,7 @@ from hw1.training import (
     Criterion,
     History,
     check_criterion,
+    cosine_factor,
     epoch_numbers,
     loss_function,
     make_optimizer,
@@ -103,7 +104,7 @@ def _learning_rates(lr: float | Sequence[float], size: int, schedule: str, epoch
     if schedule == "constant":
         return lambda step: base
     total = until.max_steps if until is not None else epochs * epochs_steps
-    return lambda step: base * (0.5 * (1.0 + math.cos(math.pi * min(step, total) / total)))
+    return lambda step: base * cosine_factor(step, total)
 
 
 @torch.no_grad()

@@ -10,14 +10,12 @@ of the mean squared error, where further steps no longer lower the loss.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
 
 import torch
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
 from hw1.metrics._common import eval_mode
-from hw1.progress import progress
 
 
 def fit_least_squares(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
@@ -144,10 +142,3 @@ def _single_sample_output(model: nn.Module):
         return functional_call(model, params, (xi.unsqueeze(0),)).reshape(-1)
 
     return single
-
-
-def fit_each(models: Sequence[nn.Module], x: torch.Tensor, y: torch.Tensor,
-             desc: str | None = None, **kwargs) -> list[dict]:
-    """:func:`fit_least_squares` for each model (one after another, with a progress bar)."""
-    return [fit_least_squares(m, x, y, **kwargs)
-            for m in progress(models, desc=desc or "Levenberg-Marquardt", leave=False)]

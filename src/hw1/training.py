@@ -201,6 +201,12 @@ def check_criterion(until: Criterion | None, epochs: int | None, y_train: torch.
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
 
 
+def cosine_factor(step: int, total: int) -> float:
+    """The cosine schedule's multiplier of the base rate at ``step`` of ``total`` steps:
+    ``(1 + cos(π · min(step, total) / total)) / 2``, from 1 down to 0."""
+    return 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+
+
 def epoch_numbers(epochs: int | None) -> Iterator[int] | range:
     """``1..epochs``, or ``1, 2, ...`` without end when ``epochs`` is None."""
     return range(1, epochs + 1) if epochs is not None else itertools.count(1)
@@ -326,7 +332,7 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
                 hist.step_grad_norm.append(gradient_global_norm(model))
             if schedule == "cosine":
                 for group in opt.param_groups:
-                    group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * hist.steps / total_steps))
+                    group["lr"] = lr * cosine_factor(hist.steps, total_steps)
             opt.step()
             hist.steps += 1
             if max_steps is not None and hist.steps >= max_steps:

@@ -145,12 +145,6 @@ def counts(eigenvalues: np.ndarray, tau: float) -> dict[str, np.ndarray]:
     return {"negative": neg, "near_zero": eig.shape[1] - neg - pos, "positive": pos}
 
 
-def _at_critical(r: dict) -> np.ndarray:
-    """Every run: the analysis uses each end point after refinement, whether or not it got to
-    the refinement's target (its gradient norm is reported beside it)."""
-    return np.ones(len(r["refined"]), dtype=bool)
-
-
 def sign_stable_tau(r: dict, taus: np.ndarray = TAUS) -> np.ndarray:
     """Per run, the smallest τ of the sweep from which on the number of *negative* eigenvalues
     (λ < −τ·max|λ|) agrees at the float32 end point and at its refined point, ``(R,)``.
@@ -278,12 +272,9 @@ def tau_table(results: dict, taus: tuple[float, ...] = (0.0, 1e-14, 1e-12, 1e-10
     """Median (min–max) minimal ratio over the refined end points, per activation and τ."""
     rows = []
     for act, r in results.items():
-        ok = _at_critical(r)
-        if not ok.any():
-            continue
-        ratios = ratio_vs_tau(r["refined_eigenvalues"][ok], np.array(taus))
+        ratios = ratio_vs_tau(r["refined_eigenvalues"], np.array(taus))
         for j, tau in enumerate(taus):
-            rows.append({"activation": act, "tau": tau, "runs": int(ok.sum()),
+            rows.append({"activation": act, "tau": tau, "runs": len(ratios),
                          "ratio_median": float(np.median(ratios[:, j])),
                          "ratio_min": float(ratios[:, j].min()),
                          "ratio_max": float(ratios[:, j].max())})
@@ -296,13 +287,10 @@ def count_table(results: dict, tau: float) -> list[dict]:
     dead-unit parameters and alive units beside them."""
     rows = []
     for act, r in results.items():
-        ok = _at_critical(r)
-        if not ok.any():
-            continue
-        c = counts(r["refined_eigenvalues"][ok], tau)
+        c = counts(r["refined_eigenvalues"], tau)
         if r["dead"]:
-            c["dead_unit_parameters"] = np.array([d["dead_parameters"] for d in r["dead"]])[ok]
-            c["alive_units"] = np.array([d["alive_units"] for d in r["dead"]])[ok]
+            c["dead_unit_parameters"] = np.array([d["dead_parameters"] for d in r["dead"]])
+            c["alive_units"] = np.array([d["alive_units"] for d in r["dead"]])
         for what, v in c.items():
             rows.append({"activation": act, "count": what, "min": int(v.min()),
                          "median": float(np.median(v)), "max": int(v.max())})
@@ -332,20 +320,6 @@ def zero_explanation(results: dict, tau: float = 1e-12) -> list[dict]:
                         "excess_max": int((zeros - dead).max())})
         rows.append(row)
     return rows
-
-
-def loss_ratio_correlation(results: dict, activation: str, tau: float) -> float:
-    """Spearman rank correlation of minimal ratio (at ``tau``) and loss over the refined end
-    points of one activation (NaN if fewer than 3)."""
-    from scipy.stats import spearmanr
-
-    r = results[activation]
-    ok = _at_critical(r)
-    if ok.sum() < 3:
-        return float("nan")
-    loss = np.array([f["loss"] for f in r["refined"]])[ok]
-    ratio = ratio_vs_tau(r["refined_eigenvalues"][ok], np.array([tau]))[:, 0]
-    return float(spearmanr(ratio, loss).statistic)
 
 
 def make_figures(results: dict) -> list[plt.Figure]:

@@ -22,6 +22,7 @@ import torch
 from hw1.config import ExperimentConfig
 from hw1.data import TARGET_FUNCTIONS, target_function
 from hw1.ensemble import train_ensemble
+from hw1.intervals import welch_difference
 from hw1.least_squares import fit_least_squares
 from hw1.metrics import linear_regions
 from hw1.models import count_params, mlp_with_params, widths_of
@@ -261,10 +262,8 @@ def loss_ratio_table(results: dict) -> list[dict]:
 
 def depth_comparison(results: dict) -> list[dict]:
     """Per function and pair of depths: the difference of mean log10 finished loss (deeper
-    minus shallower) with a 95% Welch t-interval over seeds (``scipy.stats.ttest_ind``), and
-    whether it excludes 0."""
-    from scipy import stats
-
+    minus shallower) with a 95% Welch t-interval over seeds
+    (:func:`hw1.intervals.welch_difference`)."""
     rows = []
     for function, by_depth in results.items():
         logs = {d: np.log10([f["loss"] for f in r["fits"]]) for d, r in by_depth.items()}
@@ -272,11 +271,7 @@ def depth_comparison(results: dict) -> list[dict]:
             for shallow in logs:
                 if shallow >= deep:
                     continue
-                test = stats.ttest_ind(logs[deep], logs[shallow], equal_var=False)
-                low, high = test.confidence_interval(0.95)
+                diff = welch_difference(logs[deep], logs[shallow])
                 rows.append({"function": function, "comparison": f"{deep} - {shallow} layers",
-                             "log10_loss_difference": float(logs[deep].mean()
-                                                            - logs[shallow].mean()),
-                             "ci95_low": float(low), "ci95_high": float(high),
-                             "excludes_0": bool(low > 0 or high < 0)})
+                             "log10_loss_difference": diff.pop("difference"), **diff})
     return rows

@@ -22,6 +22,7 @@ import torch
 
 from hw1.config import ExperimentConfig
 from hw1.data import DATASETS, dataset_label, load_subset
+from hw1.intervals import t_interval, welch_difference
 from hw1.models import cnn_with_params, count_params, widths_of
 from hw1.plotting import band, save_figure
 from hw1.store import RunStore
@@ -134,17 +135,6 @@ def run(cfg: Config, executor: Executor | None = None) -> dict[str, dict]:
     return results
 
 
-def _t_interval(values: np.ndarray) -> tuple[float, float]:
-    """Mean and half-width of the two-sided 95% Student-t interval over seeds."""
-    from scipy import stats
-
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        return float(values.mean()), float("nan")
-    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
-    return float(values.mean()), float(half)
-
-
 def summary(results: dict) -> list[dict]:
     """Per dataset and depth: the conv/head parameter split, the final train accuracy, and the
     final test accuracy as mean ± 95% t-interval over seeds, with the test set's own binomial
@@ -155,7 +145,7 @@ def summary(results: dict) -> list[dict]:
         for head, depth, r in _runs(res):
             hists = r["histories"]
             test = np.array([h["test_acc"][-1] for h in hists])
-            mean, half = _t_interval(test)
+            mean, half = t_interval(test)
             n_test = res.get("n_test") or 0
             last3 = np.array([h["test_acc"][-1] - h["test_acc"][-4] for h in hists]) \
                 if len(hists[0]["test_acc"]) > 4 else np.full(len(hists), np.nan)
@@ -187,9 +177,7 @@ def learning_speed(results: dict, epochs: tuple[int, ...] = (1, 3)) -> list[dict
 
 def depth_differences(results: dict) -> list[dict]:
     """Per dataset and head: every deeper minus shallower depth's final test accuracy, with a
-    95% Welch t-interval over seeds (scipy.stats.ttest_ind), and whether it excludes 0."""
-    from scipy import stats
-
+    95% Welch t-interval over seeds (:func:`hw1.intervals.welch_difference`)."""
     rows = []
     for name, res in results.items():
         for head, runs in res["heads"].items():
@@ -199,13 +187,9 @@ def depth_differences(results: dict) -> list[dict]:
                 for depth, acc in by_depth.items():
                     if depth >= deep or len(acc) < 2:
                         continue
-                    test = stats.ttest_ind(by_depth[deep], acc, equal_var=False)
-                    low, high = test.confidence_interval(0.95)
                     rows.append({"dataset": name, "head": head,
                                  "comparison": f"{deep} - {depth} layers",
-                                 "difference": float(by_depth[deep].mean() - acc.mean()),
-                                 "ci95_low": float(low), "ci95_high": float(high),
-                                 "excludes_0": bool(low > 0 or high < 0)})
+                                 **welch_difference(by_depth[deep], acc)})
     return rows
 
 
