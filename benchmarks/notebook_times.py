@@ -4,11 +4,15 @@
     python benchmarks/notebook_times.py smoke
     python benchmarks/notebook_times.py full 02_train   # re-measure some; merged into the JSON
     python benchmarks/notebook_times.py full --keep DIR  # also keep the executed copies in DIR
+    python benchmarks/notebook_times.py full 07_ --inplace --runs-dir data/runs
 
 Executed copies, the run store and figures go to a temporary folder (``figures/`` and the
-committed notebooks are not touched). A notebook that fails is recorded as failed, with its
-error, and the others are still timed. The table is rewritten after every notebook, so the
-rows already measured survive an interrupted run. Writes
+committed notebooks are not touched). With ``--inplace`` the notebooks are executed in place
+and their figures written to ``figures/`` (the committed, timed execution); ``--runs-dir``
+keeps the run store in a folder of your choice, which must hold no runs of the timed
+notebooks' experiments (the timing is from an empty store). A notebook that fails is
+recorded as failed, with its error, and the others are still timed. The table is rewritten
+after every notebook, so the rows already measured survive an interrupted run. Writes
 ``benchmarks/notebook_times_<profile>.json`` (``--out`` overrides).
 """
 
@@ -55,7 +59,7 @@ def last_error(stderr: str, limit: int = 600) -> str:
     return "\n".join(lines[-4:])[-limit:] or "failed with no message"
 
 
-def time_notebook(notebook: Path, env: dict[str, str], out_dir: Path) -> dict:
+def time_notebook(notebook: Path, env: dict[str, str], out_dir: Path | None) -> dict:
     """Execute one notebook in a fresh wrapper process; its row of the table.
 
     Returns:
@@ -64,7 +68,8 @@ def time_notebook(notebook: Path, env: dict[str, str], out_dir: Path) -> dict:
     """
     jupyter = Path(sys.executable).parent / "jupyter"
     command = [str(jupyter), "nbconvert", "--to", "notebook", "--execute",
-               "--ExecutePreprocessor.timeout=-1", "--output-dir", str(out_dir), str(notebook)]
+               "--ExecutePreprocessor.timeout=-1", str(notebook)]
+    command[-1:-1] = ["--inplace"] if out_dir is None else ["--output-dir", str(out_dir)]
     # a fresh wrapper process per notebook, so its RUSAGE_CHILDREN peak (the largest
     # descendant: the kernel) belongs to this notebook alone
     start = time.perf_counter()
@@ -105,7 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="JSON table (default benchmarks/notebook_times_<profile>"
                         ".json)")
     parser.add_argument("--keep", help="copy the executed notebooks into this folder")
+    parser.add_argument("--inplace", action="store_true",
+                        help="execute the notebooks in place, figures into figures/")
+    parser.add_argument("--runs-dir", help="run store folder (default: a temporary one)")
     args = parser.parse_args(argv)
+    if args.runs_dir:  # the kernel runs in notebooks/: a relative path would land there
+        args.runs_dir = str(Path(args.runs_dir).resolve())
     import torch
 
     from hw1.environment import describe
@@ -124,16 +134,27 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "HW1_PROFILE": args.profile, "HW1_RUNS_DIR": f"{tmp}/runs",
-               "HW1_FIGURES_DIR": f"{tmp}/figures", "TQDM_DISABLE": "1"}
+        env = {**os.environ, "HW1_PROFILE": args.profile,
+               "HW1_RUNS_DIR": args.runs_dir or f"{tmp}/runs", "TQDM_DISABLE": "1"}
+        if not args.inplace:
+            env["HW1_FIGURES_DIR"] = f"{tmp}/figures"
+        if args.runs_dir:
+            from hw1.experiments import EXPERIMENTS
+            names = [nb.name for nb in notebooks]
+            used = [e for e in EXPERIMENTS if any(n.endswith(f"{e}.ipynb") for n in names)]
+            full = [e for e in used if any(Path(args.runs_dir, e).glob("*"))]
+            if full:
+                print(f"{args.runs_dir} already holds runs of {', '.join(full)}; move them "
+                      "aside: the timing is from an empty run store", file=sys.stderr)
+                return 2
         for nb in notebooks:
-            row = time_notebook(nb, env, Path(tmp))
+            row = time_notebook(nb, env, None if args.inplace else Path(tmp))
             rows.append(row)
             peak = "?" if row["peak_rss_mib"] is None else f"{row['peak_rss_mib']:7d}"
             print(f"{nb.name:<40} {row['seconds']:8.1f} s   peak RSS {peak} MiB"
                   f"{'' if row['ok'] else '   FAILED: ' + row['error']}", flush=True)
             write_table(out, header, merge(rows, earlier))  # measured rows survive a crash
-            if args.keep and row["ok"]:
+            if args.keep and row["ok"] and not args.inplace:
                 Path(args.keep).mkdir(parents=True, exist_ok=True)
                 shutil.copy(Path(tmp) / nb.name, Path(args.keep) / nb.name)
     rows = merge(rows, earlier)

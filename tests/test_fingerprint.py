@@ -44,11 +44,13 @@ def test_compute_path_follows_imports_and_leaves_out_presentation():
 
 @pytest.mark.parametrize("module, old, new", [
     # plotting code: the figure function, a helper only it calls, the shared plotting module
-    (ENTRY, 'ax.set(yscale="log"', 'ax.set(yscale="linear"'),
-    ("hw1.experiments.sensitivity_sharpness", "def _twin(ax, x,", "def _twin(ax, x,  "),
+    (ENTRY, 'ax.axvline(x, color="grey", lw=0.8, ls=":")',
+     'ax.axvline(x, color="grey", lw=0.9, ls=":")'),
+    ("hw1.experiments.sensitivity_sharpness", "ax.set_title(title, fontsize=9)",
+     "ax.set_title(title, fontsize=10)"),
     ("hw1.plotting", "def save_figure(", "def save_figure_renamed(x): ...\n\n\ndef save_figure("),
     # a summary (post-processing of stored results)
-    (ENTRY, '"pair": pair, "model_a"', '"pair": pair.upper(), "model_a"'),
+    (ENTRY, '{"pair": pair, "train-loss barrier"', '{"pair": pair.upper(), "train-loss barrier"'),
     # docstrings, comments and formatting of compute code
     ("hw1.training", '"""Mean loss and accuracy of', '"""The mean loss and accuracy of'),
     ("hw1.training", "    was_training = model.training\n",
@@ -67,7 +69,7 @@ def test_presentation_changes_keep_the_fingerprint(tree, module, old, new):
 @pytest.mark.parametrize("module, old, new, entry", [
     ("hw1.training", "total_loss / len(x)", "total_loss / max(len(x), 1)", ENTRY),
     ("hw1.metrics.interpolation", "return", "return  ", None),  # formatting only: no change
-    (ENTRY, "for a in alphas:", "for a in alphas[::-1]:", ENTRY),  # _curve, compute code
+    (ENTRY, "for al in alphas]", "for al in alphas[::-1]]", ENTRY),  # curves: compute code
     ("hw1.metrics.sharpness", "def sharpness(", "def _unused(): return 1\n\n\ndef sharpness(",
      "hw1.experiments.sensitivity_sharpness"),
     ("hw1.experiments.optimization_trajectories", "if epoch % cfg.snapshot_every == 0:",

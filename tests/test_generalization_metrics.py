@@ -7,7 +7,14 @@ import pytest
 import torch
 from torch import nn
 
-from hw1.metrics import interpolate, per_sample_sensitivity, sensitivities, sensitivity, sharpness
+from hw1.metrics import (
+    interpolate,
+    per_sample_sensitivity,
+    sensitivities,
+    sensitivity,
+    sharpness,
+    sharpness_details,
+)
 from hw1.models import cnn, mlp
 
 
@@ -112,6 +119,26 @@ def test_sharpness_of_least_squares_at_its_minimizer_equals_the_box_vertex_maxim
         # ... and enough restarts find the global one
         assert sharpness(model, mse, X, y, epsilon=eps, restarts=20) == pytest.approx(
             expected, rel=1e-6)
+
+
+def test_sharpness_details_raw_increase_scales_like_eps_squared_at_a_minimum_and_eps_off_it():
+    # L(w) = mean((w x - y)^2) with x = 1, y = 0: L = w^2. The box is |δ| <= ε(|w| + 1).
+    model = nn.Linear(1, 1, bias=False).double()
+    X = torch.ones(4, 1, dtype=torch.float64)
+    y = torch.zeros(4, 1, dtype=torch.float64)
+    mse = nn.functional.mse_loss
+    with torch.no_grad():
+        model.weight.fill_(0.0)  # the minimum: max increase ε², exactly quadratic
+    raw = [sharpness_details(model, mse, X, y, epsilon=e)["raw"] for e in (0.02, 0.01)]
+    assert raw == pytest.approx([0.02 ** 2, 0.01 ** 2], rel=1e-9)
+    with torch.no_grad():
+        model.weight.fill_(1.0)  # off the minimum: (1 + 2ε)^2 − 1 = 4ε + 4ε², mostly linear
+    for eps in (0.02, 0.01):
+        d = sharpness_details(model, mse, X, y, epsilon=eps)
+        assert d["loss"] == pytest.approx(1.0)
+        assert d["raw"] == pytest.approx(4 * eps + 4 * eps ** 2, rel=1e-9)
+        assert d["normalized"] == pytest.approx(100 * d["raw"] / 2, rel=1e-12)
+        assert sharpness(model, mse, X, y, epsilon=eps) == d["normalized"]
 
 
 def test_sharpness_is_not_stuck_at_delta_zero_and_rejects_bad_epsilon():

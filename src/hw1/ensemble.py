@@ -118,16 +118,37 @@ def _scaled_step(opt: torch.optim.Optimizer, params: dict[str, torch.Tensor],
         p.copy_(torch.addcmul(before[k], scale, p - before[k]))
 
 
+def labels_per_model(y: torch.Tensor, size: int, n: int) -> bool:
+    """Whether ``y`` holds one row of class labels per model, ``(R, N)`` int64, rather than
+    labels shared by all models (``(N,)`` class labels or ``(N, K)`` regression targets).
+
+    Raises:
+        ValueError: for integer labels of another shape than ``(N,)`` or ``(R, N)``.
+    """
+    if torch.is_floating_point(y) or y.dim() == 1:
+        return False
+    if y.shape != (size, n):
+        raise ValueError(f"class labels must be (N,) = ({n},) shared by all models or (R, N) = "
+                         f"({size}, {n}), one row per model; got {tuple(y.shape)}")
+    return True
+
+
 @torch.no_grad()
 def evaluate_ensemble(ens: Ensemble, loss_fn: Callable, x: torch.Tensor, y: torch.Tensor,
                       chunk: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-model mean loss and accuracy on shared data: two ``(R,)`` tensors (acc NaN for MSE)."""
-    per_model = vmap(loss_fn, in_dims=(0, None))
+    """Per-model mean loss and accuracy: two ``(R,)`` tensors (acc NaN for MSE).
+
+    ``x`` ``(N, ...)`` is shared; ``y`` is shared (``(N,)`` or ``(N, K)``) or holds one row of
+    class labels per model (``(R, N)``, e.g. each model's own corrupted labels).
+    """
+    own = labels_per_model(y, ens.size, len(x))
+    per_model = vmap(loss_fn, in_dims=(0, 0 if own else None))
     total = torch.zeros(ens.size, dtype=torch.float64)
     correct = torch.zeros(ens.size, dtype=torch.float64)
     classify = not torch.is_floating_point(y)
     for start in range(0, len(x), chunk):
-        xb, yb = x[start:start + chunk], y[start:start + chunk]
+        xb = x[start:start + chunk]
+        yb = y[:, start:start + chunk] if own else y[start:start + chunk]
         out = ens.forward_shared(xb)
         total += per_model(out, yb).double().cpu() * len(xb)
         if classify:
@@ -149,7 +170,9 @@ def train_ensemble(models: Sequence[nn.Module], x_train: torch.Tensor, y_train: 
 
     Args:
         models: R untrained models of one architecture (their initial weights are used).
-        x_train, y_train, x_test, y_test: shared data, as for :func:`hw1.training.train`.
+        x_train, y_train, x_test, y_test: shared data, as for :func:`hw1.training.train`;
+            class labels may instead hold one row per model, ``(R, N)`` (model r trains or is
+            evaluated on ``y[r]``, e.g. its own randomly corrupted labels).
         epochs, batch_size, optimizer, loss: as for :func:`hw1.training.train`.
         lr: one learning rate for every model, or R of them (model r uses ``lr[r]``).
         seeds: R seeds; seed r drives model r's batch order.
@@ -183,6 +206,7 @@ def train_ensemble(models: Sequence[nn.Module], x_train: torch.Tensor, y_train: 
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     dev = device or default_device()
     n = len(x_train)
+    own_labels = labels_per_model(y_train, len(models), n)
     rates = _learning_rates(lr, len(models), schedule, epochs, until,
                             epochs_steps=math.ceil(n / batch_size), device=dev)
     ens = Ensemble(models).to(dev)
@@ -238,7 +262,8 @@ def train_ensemble(models: Sequence[nn.Module], x_train: torch.Tensor, y_train: 
         for step, start in enumerate(range(0, n, batch_size)):
             idx = order[:, start:start + batch_size]
             opt.zero_grad(set_to_none=True)
-            losses = per_model_loss(ens.params, x_train[idx], y_train[idx])  # (R,)
+            yb = y_train.gather(1, idx) if own_labels else y_train[idx]
+            losses = per_model_loss(ens.params, x_train[idx], yb)  # (R,)
             finite = torch.isfinite(losses)
             if frozen_values:
                 finite |= frozen_mask  # a frozen model's loss no longer matters

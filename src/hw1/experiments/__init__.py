@@ -16,4 +16,5 @@ EXPERIMENTS = (
     "params_vs_generalization",
     "interpolation",
     "sensitivity_sharpness",
+    "double_descent",
 )

@@ -1,6 +1,8 @@
-"""HW1-3 flatness part 1 (interpolation): two models trained alike except for the batch size
-(and a second pair except for the learning rate); loss and accuracy along
-θ(α) = (1 − α)·θ_a + α·θ_b for α from −1 to 2."""
+"""HW1-3 flatness part 1 (interpolation, Goodfellow et al. 2015; the homework's batch-size
+version after Keskar et al. 2017): models trained to the same train-loss criterion except for
+the batch size (one pair) or the learning rate (another), from the same initialization and
+from independent ones; loss and accuracy along θ(α) = (1 − α)·θ_a + α·θ_b, and
+filter-normalized 1-D loss curves around each endpoint (Li et al. 2018)."""
 
 from __future__ import annotations
 
@@ -16,11 +18,24 @@ from torch import nn
 
 from hw1.config import ExperimentConfig
 from hw1.data import DATASETS, dataset_label, load_subset
-from hw1.metrics import interpolate
+from hw1.ensemble import train_ensemble
+from hw1.intervals import t_interval, welch_difference
+from hw1.metrics import filter_normalized_direction, interpolate, loss_on_plane
 from hw1.models import image_mlp
-from hw1.plotting import save_figure
-from hw1.store import Run, RunStore
-from hw1.training import evaluate, train
+from hw1.plotting import band, save_figure
+from hw1.store import RunStore
+from hw1.training import Criterion, evaluate
+
+ENDPOINTS = ("base", "large_batch", "large_lr", "large_batch_independent",
+             "large_lr_independent")
+PAIRS = {  # pair name: (endpoint at α = 0, endpoint at α = 1)
+    "batch size, same init": ("base", "large_batch"),
+    "batch size, independent init": ("base", "large_batch_independent"),
+    "learning rate, same init": ("base", "large_lr"),
+    "learning rate, independent init": ("base", "large_lr_independent"),
+}
+INDEPENDENT_OFFSET = 100
+"""Independent initializations (and batch orders) use seed + this."""
 
 
 @dataclass(frozen=True)
@@ -30,173 +45,335 @@ class Config(ExperimentConfig):
     Attributes:
         dataset, n_train, n_test: data (seeded subset).
         widths: hidden widths of the MLP.
-        epochs, seed: the same for every model.
-        batch_sizes: the batch-size pair (trained at ``lrs[0]``).
-        lrs: the learning-rate pair (trained at ``batch_sizes[0]``).
-        alphas: number of α values from ``alpha_range[0]`` to ``alpha_range[1]``.
+        batch_sizes: (base, large) batch sizes, both at ``lrs[0]``.
+        lrs: (base, large) Adam learning rates, both at ``batch_sizes[0]``.
+        target_train_loss, max_steps: every endpoint trains until its full-training-set loss
+            is at most ``target_train_loss`` (checked after each epoch), or ``max_steps``
+            optimizer steps (the criterion regime of notebook 10).
+        seeds: one endpoint of each kind per seed; independent partners use seed + 100.
+        alphas: points of the coarse α grid from ``alpha_range[0]`` to ``alpha_range[1]``.
+        fine_halfwidth, fine_points: a finer grid of ``fine_points`` values on
+            ``[a − fine_halfwidth, a + fine_halfwidth]`` around a = 0 and a = 1.
+        line_points, line_range: the filter-normalized curves take ``line_points`` values of
+            t on ``[−line_range, line_range]``.
     """
 
     name: ClassVar[str] = "interpolation"
-    positive: ClassVar[tuple[str, ...]] = ("n_train", "n_test", "widths", "epochs",
-                                           "batch_sizes", "lrs", "alphas")
+    positive: ClassVar[tuple[str, ...]] = ("n_train", "n_test", "widths", "batch_sizes", "lrs",
+                                           "target_train_loss", "max_steps", "alphas",
+                                           "fine_halfwidth", "fine_points", "line_points",
+                                           "line_range")
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"dataset": DATASETS}
     dataset: str = "mnist"
     n_train: int = 10_000
     n_test: int = 2_000
     widths: tuple[int, ...] = (64, 64)
-    epochs: int = 10
-    seed: int = 0
     batch_sizes: tuple[int, ...] = (64, 1024)
-    lrs: tuple[float, ...] = (1e-3, 1e-2)
-    alphas: int = 61
+    lrs: tuple[float, ...] = (1e-3, 5e-3)
+    target_train_loss: float = 0.01
+    max_steps: int = 20_000
+    seeds: tuple[int, ...] = (0, 1, 2)
+    alphas: int = 31
     alpha_range: tuple[float, ...] = (-1.0, 2.0)
+    fine_halfwidth: float = 0.1
+    fine_points: int = 21
+    line_points: int = 41
+    line_range: float = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if len(self.batch_sizes) != 2 or len(self.lrs) != 2:
             raise ValueError("batch_sizes and lrs must each be a pair (two values)")
+        if len(self.seeds) < 2:
+            raise ValueError(f"need at least 2 seeds for bands and intervals, got {self.seeds}")
+        self.criterion()  # a malformed criterion fails here, before any training
+
+    def criterion(self) -> Criterion:
+        """Every endpoint's stopping rule."""
+        return Criterion(train_loss_at_most=self.target_train_loss, max_steps=self.max_steps)
+
+    def alpha_grid(self) -> np.ndarray:
+        """The coarse grid with the fine grids around 0 and 1, sorted and without repeats."""
+        coarse = np.linspace(*self.alpha_range, self.alphas)
+        fine = [np.linspace(a - self.fine_halfwidth, a + self.fine_halfwidth, self.fine_points)
+                for a in (0.0, 1.0)]
+        return np.unique(np.round(np.concatenate([coarse, *fine]), 10))
+
+    def endpoint(self, kind: str) -> dict:
+        """Batch size, learning rate and seed offset of an endpoint kind."""
+        batch = self.batch_sizes[1] if "large_batch" in kind else self.batch_sizes[0]
+        lr = self.lrs[1] if "large_lr" in kind else self.lrs[0]
+        return {"batch_size": batch, "lr": lr,
+                "seed_offset": INDEPENDENT_OFFSET if kind.endswith("independent") else 0}
 
 
 Config.register(full=Config(), smoke=Config(dataset="digits", n_train=500, n_test=200,
-                                            widths=(16,), epochs=2, alphas=7))
+                                            widths=(16,), batch_sizes=(16, 128),
+                                            lrs=(1e-3, 3e-3), target_train_loss=0.3,
+                                            max_steps=300, seeds=(0, 1), alphas=7,
+                                            fine_points=5, line_points=9))
 
 
 def _data(cfg: Config):
     return load_subset(cfg.dataset, cfg.n_train, cfg.n_test)
 
 
-def _model(cfg: Config, data) -> nn.Module:
-    torch.manual_seed(cfg.seed)
+def _new_model(cfg: Config, data, seed: int) -> nn.Module:
+    torch.manual_seed(seed)
     return image_mlp(data.input_shape, cfg.widths, data.num_classes)
 
 
-def _model_spec(cfg: Config, batch_size: int, lr: float) -> dict:
-    return {"model": {"dataset": cfg.dataset, "n_train": cfg.n_train, "n_test": cfg.n_test,
-                      "widths": cfg.widths, "epochs": cfg.epochs, "batch_size": batch_size,
-                      "lr": lr}}
+def _data_spec(cfg: Config) -> dict:
+    return {k: v for k, v in cfg.to_dict().items()
+            if k in ("dataset", "n_train", "n_test", "widths", "target_train_loss", "max_steps")}
 
 
-def _train_unit(cfg: Config, spec: dict, seed: int) -> tuple[dict, str, dict]:
-    batch_size, lr = spec["model"]["batch_size"], spec["model"]["lr"]
+def _train_unit(cfg: Config, spec: dict, seeds: list[int]) -> tuple[dict, str, dict]:
     d = _data(cfg)
-    model = _model(cfg, d)
-    hist = train(model, d.x_train, d.y_train, d.x_test, d.y_test, epochs=cfg.epochs,
-                 batch_size=batch_size, lr=lr, seed=cfg.seed, desc=f"batch {batch_size}, "
-                 f"lr {lr}")
-    flat = nn.utils.parameters_to_vector(model.parameters()).detach().numpy()
-    return {"history": hist.to_dict()}, d.source, {"params": flat}
+    e = spec["endpoint"]
+    models = [_new_model(cfg, d, s) for s in seeds]
+    hists, ens = train_ensemble(models, d.x_train, d.y_train, d.x_test, d.y_test,
+                                batch_size=e["batch_size"], lr=e["lr"], seeds=seeds,
+                                until=cfg.criterion(),
+                                desc=f"batch {e['batch_size']}, lr {e['lr']:g}")
+    flat = ens.flat_params().cpu()  # (R, P)
+    rows = [{"seed": s, "steps": h.steps, "epochs": h.epoch[-1], "reached": h.reached,
+             "train_loss": h.train_loss[-1], "test_loss": h.test_loss[-1],
+             "train_acc": h.train_acc[-1], "test_acc": h.test_acc[-1],
+             "weight_norm": float(flat[r].norm())}
+            for r, (s, h) in enumerate(zip(seeds, hists, strict=True))]
+    return {"rows": rows}, d.source, {"params": flat.numpy()}
 
 
-def _as_model(cfg: Config, stored: Run) -> nn.Module:
-    model = _model(cfg, _data(cfg))
-    nn.utils.vector_to_parameters(torch.as_tensor(stored.arrays["params"]), model.parameters())
+def _model_from(cfg: Config, data, flat: np.ndarray) -> nn.Module:
+    model = _new_model(cfg, data, 0)
+    nn.utils.vector_to_parameters(torch.as_tensor(flat), model.parameters())
     return model.eval()
 
 
-def _curve(model_a: nn.Module, model_b: nn.Module, data, alphas: np.ndarray) -> dict:
-    loss_fn = nn.functional.cross_entropy
-    out = {k: [] for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
-    for a in alphas:
-        m = interpolate(model_a, model_b, float(a))
-        for split, (x, y) in (("train", (data.x_train, data.y_train)),
-                              ("test", (data.x_test, data.y_test))):
-            loss, acc = evaluate(m, loss_fn, x, y)
-            out[f"{split}_loss"].append(loss)
-            out[f"{split}_acc"].append(acc)
+def _evaluate_all(model: nn.Module, data) -> dict[str, float]:
+    out = {}
+    for split, (x, y) in (("train", (data.x_train, data.y_train)),
+                          ("test", (data.x_test, data.y_test))):
+        out[f"{split}_loss"], out[f"{split}_acc"] = evaluate(model, nn.functional.cross_entropy,
+                                                             x, y)
     return out
 
 
-def _pairs(cfg: Config) -> dict[str, list[tuple[int, float]]]:
-    return {"batch_size": [(bs, cfg.lrs[0]) for bs in cfg.batch_sizes],
-            "learning_rate": [(cfg.batch_sizes[0], lr) for lr in cfg.lrs]}
-
-
-def _curve_unit(cfg: Config, spec: dict, seed: int) -> tuple[dict, str]:
-    store = RunStore(cfg.name)
-    a, b = (_as_model(cfg, _endpoint(store, cfg, *s)) for s in _pairs(cfg)[spec["pair"]])
-    alphas = np.linspace(*cfg.alpha_range, cfg.alphas)
-    return _curve(a, b, _data(cfg), alphas), _data(cfg).source
-
-
-def _endpoint(store: RunStore, cfg: Config, batch_size: int, lr: float) -> Run:
-    stored = store.load(_model_spec(cfg, batch_size, lr), cfg.seed)
-    if stored is None:  # the first stage of run() stores every endpoint before any curve
-        raise LookupError(f"endpoint (batch {batch_size}, lr {lr}) is not in {store.folder}; "
-                          "run interpolation.run(cfg), which trains it first")
-    return stored
+def _curves_unit(cfg: Config, params: dict[str, np.ndarray], spec: dict,
+                 seeds: list[int]) -> tuple[dict, str]:
+    """Interpolation curves of every pair and the filter-normalized lines of every endpoint,
+    per seed (the endpoints' parameters are passed in, already trained)."""
+    d = _data(cfg)
+    alphas = cfg.alpha_grid()
+    curves = {}
+    for pair, (a, b) in PAIRS.items():
+        per_seed = []
+        for r in range(len(seeds)):
+            ma, mb = _model_from(cfg, d, params[a][r]), _model_from(cfg, d, params[b][r])
+            points = [_evaluate_all(interpolate(ma, mb, float(al)), d) for al in alphas]
+            per_seed.append({k: [p[k] for p in points] for k in points[0]})
+        curves[pair] = per_seed
+    ts = torch.linspace(-cfg.line_range, cfg.line_range, cfg.line_points)
+    lines = {}
+    ce = nn.functional.cross_entropy
+    for kind in ENDPOINTS:
+        per_seed = []
+        for r, seed in enumerate(seeds):
+            model = _model_from(cfg, d, params[kind][r])
+            # one Gaussian draw per seed index, shared by every endpoint kind, then
+            # filter-normalized to each endpoint's own weights
+            direction = filter_normalized_direction(model, torch.Generator().manual_seed(seed))
+            per_seed.append({f"{split}_loss": loss_on_plane(model, ce, x, y, direction, None,
+                                                            ts).tolist()
+                             for split, (x, y) in (("train", (d.x_train, d.y_train)),
+                                                   ("test", (d.x_test, d.y_test)))})
+        lines[kind] = per_seed
+    return {"alphas": alphas.tolist(), "curves": curves, "t": ts.tolist(), "lines": lines}, \
+        d.source
 
 
 def run(cfg: Config, executor: Executor | None = None) -> dict:
-    """Train (or load) the models, then compute (or load) both interpolation curves.
+    """Train (or load) every endpoint kind (all seeds at once), then compute (or load) the
+    interpolation curves and the filter-normalized lines.
 
     Args:
         cfg: the experiment's settings.
-        executor: trains the endpoints, then computes the two curves (each stage's tasks at
-            once); None: here, one after another.
+        executor: trains the missing endpoint ensembles; None: here, one after another.
 
     Returns:
-        ``{"alphas", "dataset", "source", "pairs": {pair: {"labels", "curve", "histories"}}}``.
+        ``{"dataset", "source", "criterion", "endpoints": {kind: {"setting", "rows"}},
+        "alphas", "curves": {pair: [per seed {metric: (A,)}]}, "t", "lines": {kind: [per
+        seed {"train_loss", "test_loss": (T,)}]}}``.
     """
     store = RunStore(cfg.name)
-    alphas = np.linspace(*cfg.alpha_range, cfg.alphas)
-    pairs = _pairs(cfg)
-    settings = list(dict.fromkeys(s for pair in pairs.values() for s in pair))  # 3 models
-    models = store.sweep([(_model_spec(cfg, *s), cfg.seed) for s in settings],
-                         partial(_train_unit, cfg), executor=executor)
-    history = {s: run.result["history"] for s, run in zip(settings, models, strict=True)}
-    curves = store.sweep([({"curve": cfg.to_dict(), "pair": pair}, cfg.seed) for pair in pairs],
-                         partial(_curve_unit, cfg), executor=executor)
-    out = {"alphas": alphas.tolist(), "pairs": {}, "dataset": cfg.dataset}
-    for (pair, pair_settings), stored in zip(pairs.items(), curves, strict=True):
-        out["pairs"][pair] = {"labels": [f"batch {bs}, lr {lr:g}" for bs, lr in pair_settings],
-                              "curve": stored.result,
-                              "histories": [history[s] for s in pair_settings]}
-        out["source"] = stored.data_source
-    return out
+    base = _data_spec(cfg)
+    settings = {kind: cfg.endpoint(kind) for kind in ENDPOINTS}
+    items = [({**base, "endpoint": settings[k]},
+              [s + settings[k]["seed_offset"] for s in cfg.seeds]) for k in ENDPOINTS]
+    trained = store.sweep(items, partial(_train_unit, cfg), executor=executor)
+    params = {k: run.arrays["params"] for k, run in zip(ENDPOINTS, trained, strict=True)}
+    curve_spec = {**base, "curves": cfg.to_dict()}
+    (stored,) = store.sweep([(curve_spec, list(cfg.seeds))],
+                            partial(_curves_unit, cfg, params))
+    return {"dataset": cfg.dataset, "source": stored.data_source,
+            "criterion": cfg.criterion().describe(),
+            "endpoints": {k: {"setting": settings[k], "rows": run.result["rows"]}
+                          for k, run in zip(ENDPOINTS, trained, strict=True)},
+            **stored.result}
 
 
-def summary(results: dict) -> list[dict]:
-    """Per pair: endpoints' final test accuracy and the worst loss between them."""
-    alphas = np.asarray(results["alphas"])
+def _label(setting: dict) -> str:
+    return f"batch {setting['batch_size']}, lr {setting['lr']:g}"
+
+
+def _ci(values, digits: int = 3) -> str:
+    mean, half = t_interval(values)
+    return f"{mean:.{digits}g} ± {half:.2g}"
+
+
+def endpoint_table(results: dict) -> list[dict]:
+    """Per endpoint kind: steps, criterion met, final metrics and the weight norm ‖θ‖₂
+    (mean ± 95% t half-width over seeds)."""
     rows = []
-    for pair, r in results["pairs"].items():
-        c = r["curve"]
-        inside = (alphas > 0) & (alphas < 1)
-        rows.append({"pair": pair, "model_a": r["labels"][0], "model_b": r["labels"][1],
-                     "test_acc_a": r["histories"][0]["test_acc"][-1],
-                     "test_acc_b": r["histories"][1]["test_acc"][-1],
-                     "train_loss_a": r["histories"][0]["train_loss"][-1],
-                     "train_loss_b": r["histories"][1]["train_loss"][-1],
-                     "max_train_loss_between": float(np.max(np.asarray(c["train_loss"])[inside])),
-                     "min_test_acc_between": float(np.min(np.asarray(c["test_acc"])[inside]))})
+    for kind, e in results["endpoints"].items():
+        r = e["rows"]
+        col = {k: [x[k] for x in r] for k in r[0]}
+        rows.append({"endpoint": kind, "setting": _label(e["setting"]),
+                     "seeds": ",".join(map(str, col["seed"])),
+                     "steps": f"{min(col['steps'])}–{max(col['steps'])}",
+                     "met": f"{sum(bool(v) for v in col['reached'])}/{len(r)}",
+                     "train_loss": _ci(col["train_loss"]), "test_loss": _ci(col["test_loss"]),
+                     "test_acc": _ci(col["test_acc"], 4),
+                     "gap_loss": _ci(np.subtract(col["test_loss"], col["train_loss"])),
+                     "weight_norm": _ci(col["weight_norm"], 4)})
     return rows
 
 
+def pair_table(results: dict) -> list[dict]:
+    """Per pair: the train-loss barrier on the segment (max over α in [0, 1] of L(α) minus the
+    straight line between L(0) and L(1)), the worst test accuracy between the endpoints and
+    the loss at α = ±0.1 beyond each end, mean ± 95% t half-width over seeds."""
+    alphas = np.asarray(results["alphas"])
+    inside = (alphas >= 0) & (alphas <= 1)
+    i0, i1 = int(np.argmin(np.abs(alphas))), int(np.argmin(np.abs(alphas - 1)))
+    rows = []
+    for pair, per_seed in results["curves"].items():
+        barrier, worst_acc = [], []
+        for c in per_seed:
+            loss = np.asarray(c["train_loss"])
+            chord = loss[i0] + (loss[i1] - loss[i0]) * alphas
+            barrier.append(float(np.max((loss - chord)[inside])))
+            worst_acc.append(float(np.min(np.asarray(c["test_acc"])[inside])))
+        rows.append({"pair": pair, "train-loss barrier": _ci(barrier),
+                     "min test acc on [0, 1]": _ci(worst_acc, 4),
+                     "train loss at α=0": _ci([c["train_loss"][i0] for c in per_seed]),
+                     "train loss at α=1": _ci([c["train_loss"][i1] for c in per_seed])})
+    return rows
+
+
+def _line_increase(results: dict, kind: str, t_abs: float, split: str = "train") -> np.ndarray:
+    """Per seed: mean over ±t_abs of L(θ + t d) − L(θ) along the filter-normalized line."""
+    t = np.asarray(results["t"])
+    centre = int(np.argmin(np.abs(t)))
+    sides = [int(np.argmin(np.abs(t - s * t_abs))) for s in (-1, 1)]
+    return np.array([np.mean([c[f"{split}_loss"][i] for i in sides]) - c[f"{split}_loss"][centre]
+                     for c in results["lines"][kind]])
+
+
+def line_table(results: dict, t_values: tuple[float, ...] = (0.25, 0.5)) -> list[dict]:
+    """Per endpoint kind: the train-loss increase along its filter-normalized direction at
+    |t| = each of ``t_values`` (mean of both sides), mean ± 95% t half-width over seeds."""
+    return [{"endpoint": kind, "setting": _label(e["setting"]),
+             **{f"ΔL_train at |t|={t:g}": _ci(_line_increase(results, kind, t), 3)
+                for t in t_values}}
+            for kind, e in results["endpoints"].items()]
+
+
+def differences_from_base(results: dict, t_abs: float = 0.5) -> list[dict]:
+    """Each large-batch or large-lr endpoint (same- and independent-init pooled) minus the
+    base endpoint, with 95% Welch t-intervals: the filter-normalized train-loss increase at
+    |t| = ``t_abs``, the weight norm, and the test accuracy and loss."""
+    base = results["endpoints"]["base"]
+    rows = []
+    for other in ("large_batch", "large_lr"):
+        kinds = [other, f"{other}_independent"]
+
+        def column(key: str, kinds: list[str] = kinds) -> list[float]:
+            return [r[key] for k in kinds for r in results["endpoints"][k]["rows"]]
+
+        inc = np.concatenate([_line_increase(results, k, t_abs) for k in kinds])
+        pairs = [(f"ΔL_train at |t|={t_abs:g}", inc, _line_increase(results, "base", t_abs))]
+        pairs += [(key, column(key), column(key, ["base"]))
+                  for key in ("weight_norm", "test_acc", "test_loss")]
+        for what, a, b in pairs:
+            rows.append({"quantity": what,
+                         "comparison": f"{_label(results['endpoints'][other]['setting'])} − "
+                                       f"{_label(base['setting'])}",
+                         "n": f"{len(a)} vs {len(b)}", **welch_difference(a, b)})
+    return rows
+
+
+def summary(results: dict) -> list[dict]:
+    """The endpoint table (the notebook prints the pair, line and difference tables too)."""
+    return endpoint_table(results)
+
+
 def make_figures(results: dict) -> list[plt.Figure]:
-    """Per pair: log cross-entropy (left axis) and accuracy (right axis) along α; train solid,
-    test dashed."""
+    """(1) interpolation curves of the four pairs: cross-entropy (log) and accuracy, train
+    solid, test dashed, band over seeds; (2) filter-normalized lines around each endpoint."""
     alphas = np.asarray(results["alphas"])
     label = dataset_label(results["source"], results["dataset"])
+    seeds = len(results["endpoints"]["base"]["rows"])
     figs = []
-    for pair, r in results["pairs"].items():
-        c = r["curve"]
-        fig, ax = plt.subplots(figsize=(6.8, 4.0))
-        ax2 = ax.twinx()
-        ax.plot(alphas, c["train_loss"], "C0-", label="train loss")
-        ax.plot(alphas, c["test_loss"], "C0--", label="test loss")
-        ax2.plot(alphas, c["train_acc"], "C3-", label="train accuracy")
-        ax2.plot(alphas, c["test_acc"], "C3--", label="test accuracy")
-        ax.set(yscale="log", xlabel=f"α  (α=0: {r['labels'][0]};  α=1: {r['labels'][1]})")
-        ax.set_ylabel("cross-entropy (log)", color="C0")
-        ax2.set_ylabel("accuracy", color="C3")
-        ax2.spines["right"].set_visible(True)
-        ax2.grid(False)
-        for a in (0, 1):
-            ax.axvline(a, color="grey", lw=0.8, ls=":")
-        lines = ax.get_lines()[:2] + ax2.get_lines()
-        ax.legend(lines, [ln.get_label() for ln in lines], fontsize=7, loc="center left")
-        ax.set_title(f"{label}: interpolating between models that differ in "
-                     f"{pair.replace('_', ' ')}")
-        save_figure(fig, f"interpolation_{pair}")
-        figs.append(fig)
+    fig, axes = plt.subplots(2, len(PAIRS), figsize=(16, 7), sharex=True)
+    for col, (pair, per_seed) in enumerate(results["curves"].items()):
+        a, b = PAIRS[pair]
+        for row, metric in enumerate(("loss", "acc")):
+            ax = axes[row, col]
+            for split, ls in (("train", "-"), ("test", "--")):
+                runs = np.array([c[f"{split}_{metric}"] for c in per_seed])
+                band(ax, alphas, runs, color="C0" if split == "train" else "C3", ls=ls,
+                     label=split)
+            for x in (0, 1):
+                ax.axvline(x, color="grey", lw=0.8, ls=":")
+            if metric == "loss":
+                ax.set_yscale("log")
+                ax.set_title(f"{pair}\nα=0: {_label(results['endpoints'][a]['setting'])}; "
+                             f"α=1: {_label(results['endpoints'][b]['setting'])}", fontsize=9)
+            ax.set(xlabel="α" if row else None,
+                   ylabel=("cross-entropy (log)" if metric == "loss" else "accuracy")
+                   if col == 0 else None)
+    handles = [plt.Line2D([], [], color="C0", ls="-", label="train"),
+               plt.Line2D([], [], color="C3", ls="--", label="test"),
+               plt.Line2D([], [], color="grey", ls=":", label="endpoints (α = 0, 1)")]
+    fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False)
+    fig.suptitle(f"{label}: θ(α) = (1−α)θ₀ + αθ₁ between endpoints trained to "
+                 f"{results['criterion']} (line: mean, band: min–max over {seeds} seeds)",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    save_figure(fig, "interpolation_curves")
+    figs.append(fig)
+
+    t = np.asarray(results["t"])
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+    groups = {"base": ["base"], "large_batch": ["large_batch", "large_batch_independent"],
+              "large_lr": ["large_lr", "large_lr_independent"]}
+    for ax, split in zip(axes, ("train", "test"), strict=True):
+        for kinds, color in zip(groups.values(), ("C0", "C1", "C2"), strict=True):
+            runs = np.array([c[f"{split}_loss"] for k in kinds for c in results["lines"][k]])
+            norms = [r["weight_norm"] for k in kinds for r in results["endpoints"][k]["rows"]]
+            band(ax, t, runs, color=color,
+                 label=f"{_label(results['endpoints'][kinds[0]]['setting'])} "
+                       f"({len(runs)} models, ‖θ‖ ≈ {np.mean(norms):.0f})")
+        ax.set(yscale="log", xlabel="t  (θ + t·d, d filter-normalized)",
+               title=f"{split} loss along a filter-normalized direction")
+    axes[0].set_ylabel("cross-entropy (log)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.suptitle(f"{label}: 1-D loss curves around each endpoint (Li et al. 2018; "
+                 "band: min–max over models)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    save_figure(fig, "interpolation_filter_normalized_lines")
+    figs.append(fig)
     return figs

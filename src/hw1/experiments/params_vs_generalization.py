@@ -1,6 +1,7 @@
 """HW1-3 (number of parameters vs generalization): one MLP structure at widths spanning more
 than two orders of magnitude of parameters, on MNIST and CIFAR-10, several seeds each (the
-seeds of one width trained at once as a stacked ensemble)."""
+seeds of one width trained at once as a stacked ensemble), every width trained on the same
+cosine schedule to its end, so that every width's train loss has flattened."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ import torch
 from hw1.config import ExperimentConfig
 from hw1.data import DATASETS, dataset_label, load_subset
 from hw1.ensemble import train_ensemble
+from hw1.intervals import t_interval, welch_difference
 from hw1.models import count_params, image_mlp
 from hw1.plotting import save_figure
 from hw1.store import RunStore
+
+METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
 
 
 @dataclass(frozen=True)
@@ -28,26 +32,44 @@ class Config(ExperimentConfig):
     Attributes:
         datasets: dataset names; n_train, n_test: seeded subset sizes.
         widths: width ``w`` of the two hidden layers (structure ``in-w-w-classes``).
-        epochs, batch_size, lr: Adam settings, the same for every model.
+        epochs, batch_size, lr: Adam with a cosine schedule from ``lr`` to 0 over ``epochs``,
+            the same for every width.
+        flat_epochs: the flattening check compares the train loss at the end with the one
+            this many epochs earlier.
+        fit_acc: train accuracy from which a width counts as fitting its training set (the
+            over-parameterized regime in the tables).
         seeds: one run per seed and width.
     """
 
     name: ClassVar[str] = "params_vs_generalization"
     positive: ClassVar[tuple[str, ...]] = ("n_train", "n_test", "widths", "epochs",
-                                           "batch_size", "lr")
+                                           "batch_size", "lr", "flat_epochs", "fit_acc")
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"datasets": DATASETS}
     datasets: tuple[str, ...] = ("mnist", "cifar10")
     n_train: int = 10_000
     n_test: int = 2_000
-    widths: tuple[int, ...] = (2, 4, 8, 12, 16, 24, 32, 64, 128, 256, 512)
-    epochs: int = 10
+    widths: tuple[int, ...] = (2, 4, 8, 16, 32, 64, 128, 256, 512)
+    epochs: int = 20
     batch_size: int = 100
     lr: float = 1e-3
+    flat_epochs: int = 4
+    fit_acc: float = 0.99
     seeds: tuple[int, ...] = (0, 1, 2)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.flat_epochs >= self.epochs:
+            raise ValueError(f"flat_epochs ({self.flat_epochs}) must be below epochs "
+                             f"({self.epochs})")
+        if self.fit_acc > 1:
+            raise ValueError(f"fit_acc is a fraction in (0, 1], got {self.fit_acc}")
+        if len(self.seeds) < 2:
+            raise ValueError(f"need at least 2 seeds for intervals, got {self.seeds}")
 
 
 Config.register(full=Config(), smoke=Config(datasets=("digits",), n_train=500, n_test=200,
-                                            widths=(2, 8, 32), epochs=2, seeds=(0, 1)))
+                                            widths=(2, 8, 32), epochs=3, flat_epochs=1,
+                                            fit_acc=0.9, seeds=(0, 1)))
 
 
 def _train(cfg: Config, data, width: int) -> tuple[dict, str]:
@@ -57,10 +79,12 @@ def _train(cfg: Config, data, width: int) -> tuple[dict, str]:
         models.append(image_mlp(data.input_shape, (width, width), data.num_classes))
     hists, _ = train_ensemble(models, data.x_train, data.y_train, data.x_test, data.y_test,
                               epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                              seeds=cfg.seeds, desc=f"width {width}")
-    final = {k: [getattr(h, k)[-1] for h in hists]
-             for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
-    return {"n_params": count_params(models[0]), "width": width, **final}, data.source
+                              seeds=cfg.seeds, schedule="cosine", desc=f"width {width}")
+    final = {k: [getattr(h, k)[-1] for h in hists] for k in METRICS}
+    curves = {"train_loss_curve": [h.train_loss for h in hists],
+              "test_acc_curve": [h.test_acc for h in hists]}
+    return {"n_params": count_params(models[0]), "width": width, **final, **curves}, \
+        data.source
 
 
 def _unit(cfg: Config, spec: dict, seeds: list[int]) -> tuple[dict, str]:
@@ -69,54 +93,128 @@ def _unit(cfg: Config, spec: dict, seeds: list[int]) -> tuple[dict, str]:
 
 def run(cfg: Config, executor: Executor | None = None) -> dict[str, dict]:
     """Train (or load) every dataset x width. ``results[name]["rows"]`` holds per-width final
-    metrics (one value per seed).
+    metrics (one value per seed) and per-epoch train loss and test accuracy.
 
     Args:
         cfg: the experiment's settings.
         executor: runs the missing (dataset, width) ensembles; None: here, one after another.
     """
-    base = {k: v for k, v in cfg.to_dict().items() if k not in ("datasets", "widths")}
+    base = {k: v for k, v in cfg.to_dict().items()
+            if k not in ("datasets", "widths", "flat_epochs", "fit_acc")}
     specs = [{**base, "dataset": name, "width": width}
              for name in cfg.datasets for width in cfg.widths]
     runs = RunStore(cfg.name).sweep([(s, list(cfg.seeds)) for s in specs], partial(_unit, cfg),
                                     executor=executor)
     out: dict[str, dict] = {}
     for spec, stored in zip(specs, runs, strict=True):
-        entry = out.setdefault(spec["dataset"], {"rows": [], "source": None})
+        entry = out.setdefault(spec["dataset"], {"rows": [], "source": None,
+                                                 "epochs": cfg.epochs,
+                                                 "flat_epochs": cfg.flat_epochs,
+                                                 "fit_acc": cfg.fit_acc})
         entry["rows"].append(stored.result)
         entry["source"] = stored.data_source
     return out
 
 
+def _ci(values, digits: int = 4) -> str:
+    mean, half = t_interval(values)
+    return f"{mean:.{digits}g} ± {half:.2g}"
+
+
+def _flattening(row: dict, flat_epochs: int) -> np.ndarray:
+    """Per seed: relative change of the train loss over the last ``flat_epochs`` epochs,
+    ``(L[-1 - flat_epochs] − L[-1]) / L[-1 - flat_epochs]``."""
+    curves = np.asarray(row["train_loss_curve"])
+    before, end = curves[:, -1 - flat_epochs], curves[:, -1]
+    return (before - end) / before
+
+
 def summary(results: dict) -> list[dict]:
-    """Per dataset and width: parameters, mean final metrics and the generalization gap."""
+    """Per dataset and width: parameters, final train/test loss and accuracy and the loss gap
+    (mean ± 95% t half-width over seeds), and the largest relative drop of the train loss
+    over the last epochs among the seeds (how flat the end of training is)."""
     out = []
     for name, res in results.items():
         for r in res["rows"]:
-            m = {k: float(np.mean(r[k])) for k in ("train_loss", "test_loss", "train_acc",
-                                                    "test_acc")}
-            out.append({"dataset": name, "width": r["width"], "params": r["n_params"], **m,
-                        "gap_loss": m["test_loss"] - m["train_loss"]})
+            flat = _flattening(r, res["flat_epochs"])
+            out.append({"dataset": name, "width": r["width"], "params": r["n_params"],
+                        **{k: _ci(r[k]) for k in METRICS},
+                        "gap_loss": _ci(np.subtract(r["test_loss"], r["train_loss"]), 3),
+                        f"train-loss drop, last {res['flat_epochs']} epochs (max)":
+                            f"{flat.max():.1%}"})
+    return out
+
+
+def fitting_regime(results: dict) -> list[dict]:
+    """Per dataset: the smallest width whose every seed fits (train accuracy ≥ ``fit_acc``),
+    and the test accuracy difference (95% Welch interval) between each larger width and it:
+    does test accuracy keep changing once the training set is fitted?"""
+    out = []
+    for name, res in results.items():
+        rows = res["rows"]
+        fits = [min(r["train_acc"]) >= res["fit_acc"] for r in rows]
+        if True not in fits:
+            continue
+        first = fits.index(True)
+        for r in rows[first + 1:]:
+            out.append({"dataset": name, "width": r["width"], "params": r["n_params"],
+                        "minus width": rows[first]["width"],
+                        **welch_difference(r["test_acc"], rows[first]["test_acc"])})
+    return out
+
+
+def consecutive_differences(results: dict, key: str = "test_acc") -> list[dict]:
+    """Per dataset, each width minus the next smaller one in ``key`` (``test_acc`` or
+    ``test_loss``), with its 95% Welch t-interval: where does the curve still move?"""
+    out = []
+    for name, res in results.items():
+        rows = res["rows"]
+        for smaller, r in zip(rows, rows[1:], strict=False):
+            out.append({"dataset": name, "quantity": key,
+                        "widths": f"{r['width']} − {smaller['width']}",
+                        **welch_difference(r[key], smaller[key])})
     return out
 
 
 def make_figures(results: dict) -> list[plt.Figure]:
-    """Loss and accuracy vs number of parameters (log x), train and test, mean ± spread."""
+    """Per dataset: loss and accuracy vs number of parameters (log x), train solid, test
+    dashed, mean ± 95% t interval; and the test accuracy of the widths that fit their training
+    set, on an axis of its own."""
     figs = []
     for name, res in results.items():
-        params = np.array([r["n_params"] for r in res["rows"]])
-        fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(10, 3.8))
-        for ax, key, ylabel in ((ax_l, "loss", "cross-entropy"), (ax_a, "acc", "accuracy")):
-            for split, style in (("train", "-o"), ("test", "--s")):
-                vals = np.array([r[f"{split}_{key}"] for r in res["rows"]])  # (W, seeds)
-                ax.errorbar(params, vals.mean(1), yerr=[vals.mean(1) - vals.min(1),
-                                                        vals.max(1) - vals.mean(1)],
-                            fmt=style, ms=3, capsize=2, label=split)
-            ax.set(xscale="log", xlabel="number of parameters", ylabel=ylabel)
-            ax.legend()
-        seeds = len(res["rows"][0]["train_loss"])
+        rows = res["rows"]
+        params = np.array([r["n_params"] for r in rows])
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4.0))
+        for ax, key, ylabel in ((axes[0], "loss", "cross-entropy (log)"),
+                                (axes[1], "acc", "accuracy")):
+            for split, fmt, color in (("train", "o-", "C0"), ("test", "s--", "C3")):
+                mean, half = np.array([t_interval(r[f"{split}_{key}"]) for r in rows]).T
+                ax.errorbar(params, mean, yerr=half, fmt=fmt, color=color, ms=3, capsize=2,
+                            label=split)
+            ax.set(xscale="log", xlabel="number of parameters (log)", ylabel=ylabel)
+        axes[0].set_yscale("log")
+        axes[0].set_title("loss")
+        axes[1].set_title("accuracy (all widths)")
+        fits = [min(r["train_acc"]) >= res["fit_acc"] for r in rows]
+        zoom = [r for r, f in zip(rows, fits, strict=True) if f]
+        if zoom:
+            p = np.array([r["n_params"] for r in zoom])
+            mean, half = np.array([t_interval(r["test_acc"]) for r in zoom]).T
+            axes[2].errorbar(p, mean, yerr=half, fmt="s--", color="C3", ms=3, capsize=2)
+            for r in zoom:
+                axes[2].plot([r["n_params"]] * len(r["test_acc"]), r["test_acc"], ".",
+                             color="C3", alpha=0.4, ms=3)
+            axes[2].set(xscale="log", xlabel="number of parameters (log)",
+                        ylabel="test accuracy (zoomed)")
+        axes[2].set_title(f"test accuracy of widths that fit (train acc ≥ "
+                          f"{100 * res['fit_acc']:g}%)")
+        handles, labels = axes[1].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
+        seeds = len(rows[0]["train_loss"])
         fig.suptitle(f"{dataset_label(res['source'], name)}: one MLP structure at "
-                     f"{len(params)} widths ({seeds} seeds: mean, min-max)")
+                     f"{len(params)} widths, {res['epochs']} cosine epochs each ({seeds} seeds: "
+                     "mean ± 95% t interval; dots: seeds)", fontsize=10)
+        fig.tight_layout(rect=(0, 0.06, 1, 1))
         save_figure(fig, f"params_vs_generalization_{name}")
         figs.append(fig)
     return figs

@@ -1,5 +1,8 @@
-"""HW1-3 (can a network fit random labels?): training labels replaced once by a seeded
-permutation that stays fixed for the whole run; a network large enough to memorize them."""
+"""HW1-3 (can a network fit random labels?) as a label-corruption sweep (Zhang et al. 2017,
+Fig. 1): a fraction of the training labels is replaced by uniformly random classes, from none
+(the true-label control) to all; each model trains until it fits its labels, and its error is
+measured on the untouched test set. The seeds of one corruption level, each with its own
+corrupted labels, train as one stacked ensemble."""
 
 from __future__ import annotations
 
@@ -9,114 +12,212 @@ from functools import partial
 from typing import ClassVar
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 
 from hw1.config import ExperimentConfig
 from hw1.data import DATASETS, dataset_label, load_subset
+from hw1.ensemble import evaluate_ensemble, train_ensemble
+from hw1.intervals import t_interval, welch_difference
 from hw1.models import count_params, image_mlp
-from hw1.plotting import save_figure
+from hw1.plotting import band, save_figure
 from hw1.store import RunStore
-from hw1.training import train
+from hw1.training import Criterion, loss_function
 
 
 @dataclass(frozen=True)
 class Config(ExperimentConfig):
-    """Settings of the random-label experiment.
+    """Settings of the label-corruption sweep.
 
     Attributes:
-        datasets: dataset names; n_train, n_test: seeded subset sizes.
+        dataset, n_train: data (a seeded training subset; the whole test split is used).
         widths: hidden widths of the MLP that memorizes.
-        max_epochs: epoch limit; training stops earlier once train accuracy passes
-            ``target_train_acc``.
+        corruption: fractions of the training labels replaced by random classes (0 is the
+            true-label control, 1 is fully random labels); each in [0, 1].
+        target_train_acc, max_steps: each model trains until its accuracy on its own
+            (corrupted) training labels is at least ``target_train_acc``, checked after every
+            epoch, or ``max_steps`` optimizer steps.
         batch_size, lr: Adam settings.
-        seed: model initialization, batch order and the label permutation.
+        seeds: initialization, batch order and the corrupted labels, per model.
     """
 
     name: ClassVar[str] = "random_labels"
-    positive: ClassVar[tuple[str, ...]] = ("n_train", "n_test", "widths", "max_epochs",
-                                           "batch_size", "lr", "target_train_acc")
-    choices: ClassVar[dict[str, tuple[str, ...]]] = {"datasets": DATASETS}
-    datasets: tuple[str, ...] = ("mnist", "cifar10")
-    n_train: int = 3_000
-    n_test: int = 2_000
+    positive: ClassVar[tuple[str, ...]] = ("n_train", "widths", "target_train_acc",
+                                           "max_steps", "batch_size", "lr")
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"dataset": DATASETS}
+    dataset: str = "mnist"
+    n_train: int = 10_000
     widths: tuple[int, ...] = (512, 512)
-    max_epochs: int = 100
-    target_train_acc: float = 0.95
+    corruption: tuple[float, ...] = (0.0, 0.2, 0.5, 0.8, 1.0)
+    target_train_acc: float = 0.99
+    max_steps: int = 15_000
     batch_size: int = 100
     lr: float = 1e-3
-    seed: int = 0
+    seeds: tuple[int, ...] = (0, 1, 2)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.corruption or any(not 0 <= c <= 1 for c in self.corruption):
+            raise ValueError(f"corruption fractions must lie in [0, 1], got {self.corruption}")
+        if len(self.seeds) < 2:
+            raise ValueError(f"need at least 2 seeds for intervals, got {self.seeds}")
+        self.criterion()  # an accuracy target above 1 (e.g. 99 for 99%) fails here
+
+    def criterion(self) -> Criterion:
+        """Every model's stopping rule."""
+        return Criterion(train_acc_at_least=self.target_train_acc, max_steps=self.max_steps)
 
 
-Config.register(full=Config(), smoke=Config(datasets=("digits",), n_train=300, n_test=100,
-                                            widths=(64,), max_epochs=3))
+Config.register(full=Config(), smoke=Config(dataset="digits", n_train=300, widths=(64,),
+                                            corruption=(0.0, 0.5, 1.0), target_train_acc=0.9,
+                                            max_steps=150, seeds=(0, 1)))
 
 
-def shuffled_labels(y: torch.Tensor, seed: int) -> torch.Tensor:
-    """Labels permuted once by a seeded generator: same seed, same labels, every time."""
-    return y[torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))]
+def corrupt_labels(y: torch.Tensor, fraction: float, num_classes: int,
+                   generator: torch.Generator) -> torch.Tensor:
+    """A copy of ``y`` ``(N,)`` in which ``round(fraction · N)`` labels, at positions chosen by
+    ``generator``, are replaced by classes drawn uniformly from all ``num_classes`` (so about
+    1/K of them keep their true class by chance, as in Zhang et al. 2017)."""
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"fraction must lie in [0, 1], got {fraction}")
+    out = y.clone()
+    chosen = torch.randperm(len(y), generator=generator)[:round(fraction * len(y))]
+    out[chosen] = torch.randint(0, num_classes, (len(chosen),), generator=generator)
+    return out
 
 
-def _train(cfg: Config, name: str) -> tuple[dict, str]:
-    data = load_subset(name, cfg.n_train, cfg.n_test)
-    y_random = shuffled_labels(data.y_train, cfg.seed)
-    torch.manual_seed(cfg.seed)
-    model = image_mlp(data.input_shape, cfg.widths, data.num_classes)
-    hist = train(model, data.x_train, y_random, data.x_test, data.y_test, epochs=cfg.max_epochs,
-                 batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
-                 stop_when=lambda h: h.train_acc[-1] > cfg.target_train_acc,
-                 desc=f"{name}, random labels")
-    kept = float((y_random == data.y_train).float().mean())
-    return ({"history": hist.to_dict(), "n_params": count_params(model),
-             "labels_unchanged_fraction": kept},
-            data.source + "; training labels randomly permuted once")
+def _unit(cfg: Config, spec: dict, seeds: list[int]) -> tuple[dict, str]:
+    data = load_subset(cfg.dataset, cfg.n_train, 10 ** 9)  # the whole test set
+    fraction = spec["corruption"]
+    labels = torch.stack([corrupt_labels(data.y_train, fraction, data.num_classes,
+                                         torch.Generator().manual_seed(10_000 + s))
+                          for s in seeds])  # (R, N): each model its own corrupted labels
+    models = []
+    for s in seeds:
+        torch.manual_seed(s)
+        models.append(image_mlp(data.input_shape, cfg.widths, data.num_classes))
+    hists, ens = train_ensemble(models, data.x_train, labels, batch_size=cfg.batch_size,
+                                lr=cfg.lr, seeds=seeds, until=cfg.criterion(),
+                                desc=f"{fraction:.0%} of labels random")
+    loss_fn = loss_function("cross_entropy")
+    test_loss, test_acc = evaluate_ensemble(ens, loss_fn, data.x_test, data.y_test)
+    true_loss, true_acc = evaluate_ensemble(ens, loss_fn, data.x_train, data.y_train)
+    rows = []
+    for r, (s, h) in enumerate(zip(seeds, hists, strict=True)):
+        changed = labels[r] != data.y_train
+        rows.append({"seed": s, "epochs": h.epoch[-1], "steps": h.steps, "reached": h.reached,
+                     "train_acc": h.train_acc[-1], "train_loss": h.train_loss[-1],
+                     "train_acc_true_labels": true_acc[r].item(),
+                     "test_loss": test_loss[r].item(), "test_acc": test_acc[r].item(),
+                     "labels_changed": changed.float().mean().item(),
+                     "history": {k: getattr(h, k) for k in ("epoch", "train_loss",
+                                                            "train_acc")}})
+    return ({"rows": rows, "n_params": count_params(models[0]), "n_test": len(data.y_test)},
+            data.source)
 
 
-def _unit(cfg: Config, spec: dict, seed: int) -> tuple[dict, str]:
-    return _train(cfg, spec["dataset"])
-
-
-def run(cfg: Config, executor: Executor | None = None) -> dict[str, dict]:
-    """Train (or load) one run per dataset; ``results[name]`` holds the history.
+def run(cfg: Config, executor: Executor | None = None) -> dict:
+    """Train (or load) every corruption level, all seeds at once.
 
     Args:
         cfg: the experiment's settings.
-        executor: runs the missing datasets' runs; None: here, one after another.
+        executor: runs the missing levels; None: here, one after another.
+
+    Returns:
+        ``{"dataset", "source", "criterion", "n_params", "n_test", "levels": {fraction:
+        [one dict per seed]}}``.
     """
-    base = {k: v for k, v in cfg.to_dict().items() if k != "datasets"}
-    items = [({**base, "dataset": name}, cfg.seed) for name in cfg.datasets]
+    base = {k: v for k, v in cfg.to_dict().items() if k not in ("corruption", "seeds")}
+    items = [({**base, "corruption": c}, list(cfg.seeds)) for c in cfg.corruption]
     runs = RunStore(cfg.name).sweep(items, partial(_unit, cfg), executor=executor)
-    return {name: {**stored.result, "source": stored.data_source}
-            for name, stored in zip(cfg.datasets, runs, strict=True)}
+    return {"dataset": cfg.dataset, "source": runs[0].data_source,
+            "criterion": cfg.criterion().describe(), "n_params": runs[0].result["n_params"],
+            "target_train_acc": cfg.target_train_acc,
+            "n_test": runs[0].result["n_test"],
+            "levels": {c: run.result["rows"] for c, run in zip(cfg.corruption, runs,
+                                                               strict=True)}}
+
+
+def _ci(values, digits: int = 3) -> str:
+    mean, half = t_interval(values)
+    return f"{mean:.{digits}g} ± {half:.2g}"
 
 
 def summary(results: dict) -> list[dict]:
-    """Per dataset: epochs run, final train/test accuracy and loss."""
+    """Per corruption level: labels actually changed, runs that fit, epochs run (the epochs to
+    fit when every run fit; a run that hit the cap counts its cap, a lower bound) and its
+    mean as a multiple of the true-label control's, final
+    train accuracy on the corrupted and on the true labels, test error (mean ± 95% t
+    half-width over seeds)."""
+    out = []
+    control = np.mean([r["epochs"] for r in results["levels"][min(results["levels"])]])
+    for level, rows in results["levels"].items():
+        col = {k: [r[k] for r in rows] for k in rows[0] if k != "history"}
+        out.append({"corrupted": level, "labels changed": _ci(col["labels_changed"]),
+                    "fit": f"{sum(bool(v) for v in col['reached'])}/{len(rows)}",
+                    "epochs run": _ci(col["epochs"]),
+                    "÷ control": round(float(np.mean(col["epochs"])) / control, 1),
+                    "train acc (own labels)": _ci(col["train_acc"], 4),
+                    "train acc (true labels)": _ci(col["train_acc_true_labels"], 4),
+                    "test error": _ci(1 - np.asarray(col["test_acc"]), 3),
+                    "test loss": _ci(col["test_loss"])})
+    return out
+
+
+def differences_from_control(results: dict) -> list[dict]:
+    """Each corruption level minus the true-label control: epochs to fit and test error,
+    with 95% Welch t-intervals."""
+    levels = results["levels"]
+    control = min(levels)
+    base = levels[control]
     rows = []
-    for name, r in results.items():
-        h = r["history"]
-        rows.append({"dataset": name, "params": r["n_params"], "epochs": h["epoch"][-1],
-                     "train_acc": h["train_acc"][-1], "test_acc": h["test_acc"][-1],
-                     "train_loss": h["train_loss"][-1], "test_loss": h["test_loss"][-1],
-                     "best_test_acc": max(h["test_acc"]),
-                     "labels_unchanged": r["labels_unchanged_fraction"]})
+    for level, runs in levels.items():
+        if level == control:
+            continue
+        for key, f in (("epochs to fit", lambda r: r["epochs"]),
+                       ("test error", lambda r: 1 - r["test_acc"])):
+            rows.append({"corrupted": level, "quantity": key,
+                         **welch_difference([f(r) for r in runs], [f(r) for r in base])})
     return rows
 
 
 def make_figures(results: dict) -> list[plt.Figure]:
-    """Loss and accuracy per epoch, train (random labels) vs test (true labels)."""
-    names = list(results)
-    fig, axes = plt.subplots(1, 2 * len(names), figsize=(5 * len(names) * 2 * 0.55 + 1, 3.6),
-                             squeeze=False)
-    for i, name in enumerate(names):
-        h, label = results[name]["history"], dataset_label(results[name]["source"], name)
-        ax_l, ax_a = axes[0, 2 * i], axes[0, 2 * i + 1]
-        ax_l.plot(h["epoch"], h["train_loss"], label="train (random labels)")
-        ax_l.plot(h["epoch"], h["test_loss"], "--", label="test (true labels)")
-        ax_l.set(xlabel="epoch", ylabel="cross-entropy", title=f"{label}: loss")
-        ax_a.plot(h["epoch"], h["train_acc"], label="train (random labels)")
-        ax_a.plot(h["epoch"], h["test_acc"], "--", label="test (true labels)")
-        ax_a.axhline(0.1, color="grey", lw=0.8, ls=":", label="chance")
-        ax_a.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1), title=f"{label}: accuracy")
-        ax_a.legend(fontsize=7)
-    save_figure(fig, "random_labels")
+    """Train loss and train accuracy (on each model's own labels) per epoch for every level;
+    epochs to fit and test error against the corrupted fraction."""
+    levels = results["levels"]
+    label = dataset_label(results["source"], results["dataset"])
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4.0))
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(levels)))
+    for (level, rows), color in zip(levels.items(), colors, strict=True):
+        longest = max(len(r["history"]["epoch"]) for r in rows)
+        epochs = np.arange(longest)
+        for ax, key in ((axes[0], "train_loss"), (axes[1], "train_acc")):
+            runs = np.full((len(rows), longest), np.nan)
+            for i, r in enumerate(rows):
+                runs[i, :len(r["history"][key])] = r["history"][key]
+            band(ax, epochs, runs, color=color, label=f"{level:.0%} random")
+    axes[0].set(yscale="log", xlabel="epoch", ylabel="cross-entropy on own labels (log)",
+                title="train loss")
+    axes[1].set(xlabel="epoch", ylabel="accuracy on own labels", title="train accuracy")
+    axes[1].axhline(results["target_train_acc"], color="grey", lw=0.8)
+    x = np.array(list(levels))
+    for ax, key, ylabel in ((axes[2], "epochs", "epochs to fit"),
+                            (axes[3], "test_error", f"test error ({results['n_test']:,} "
+                                                    "true-label test images)")):
+        vals = [[r["epochs"] if key == "epochs" else 1 - r["test_acc"] for r in rows]
+                for rows in levels.values()]
+        mean, half = np.array([t_interval(v) for v in vals]).T
+        ax.errorbar(x, mean, yerr=half, fmt="o-", color="k", ms=4, capsize=3)
+        for xi, v in zip(x, vals, strict=True):
+            ax.plot(np.full(len(v), xi), v, ".", color="grey", ms=4)
+        ax.set(xlabel="fraction of training labels randomized", ylabel=ylabel)
+    axes[2].set_title("time to fit (mean ± 95% t; dots: seeds)")
+    axes[3].set_title("test error (mean ± 95% t; dots: seeds)")
+    handles, labels_ = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels_, loc="lower center", ncol=len(levels), frameon=False)
+    seeds = len(next(iter(levels.values())))
+    fig.suptitle(f"{label}: label-corruption sweep, {seeds} seeds per level, each trained to "
+                 f"{results['criterion']} (band: min–max over seeds)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    save_figure(fig, "random_labels_corruption_sweep")
     return [fig]

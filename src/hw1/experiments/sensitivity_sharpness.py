@@ -1,6 +1,17 @@
-"""HW1-3 flatness part 2 and bonus: models trained alike except for the batch size; per batch
-size the train/test loss and accuracy, both sensitivity readings, ε-sharpness at two ε and
-the top Hessian eigenvalue."""
+"""HW1-3 flatness part 2 and bonus: models trained alike except for the batch size, in two
+regimes, then measured: both sensitivity readings, ε-sharpness (Keskar et al. 2017, normalized
+and raw, at two ε), the top Hessian eigenvalue and the Hessian trace, each set against the
+generalization gap.
+
+Regimes:
+    ``equal_epochs``: the homework's sweep, every batch size for the same number of epochs
+        (so a batch of 16 takes 256 times as many steps as a batch of 4096);
+    ``criterion``: every batch size until the same train-loss target, under a step cap (a run
+        that hits the cap is kept and marked).
+The learning rate is the same for every batch size in both regimes (Keskar et al.'s protocol:
+only the batch size changes). The seeds of one (regime, batch size) train as one stacked
+ensemble (``hw1.ensemble``).
+"""
 
 from __future__ import annotations
 
@@ -13,18 +24,30 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.ticker import NullFormatter
+from scipy import stats
 from torch import nn
 
 from hw1.config import ExperimentConfig
 from hw1.data import DATASETS, dataset_label, load_subset, subset
-from hw1.metrics import sensitivities, sharpness, top_hessian_eigenvalue
+from hw1.ensemble import train_ensemble
+from hw1.intervals import t_interval, welch_difference
+from hw1.metrics import hessian_trace, sensitivities, sharpness_details, top_hessian_eigenvalue
 from hw1.models import count_params, image_mlp
 from hw1.plotting import save_figure
 from hw1.store import RunStore
-from hw1.training import train
+from hw1.training import Criterion
 
-METRICS = ("train_loss", "test_loss", "train_acc", "test_acc", "sensitivity_jacobian",
-           "sensitivity_loss_gradient", "sharpness_1e-3", "sharpness_5e-4", "top_eigenvalue")
+REGIMES = ("equal_epochs", "criterion")
+REGIME_LABELS = {"equal_epochs": "equal epochs", "criterion": "same train-loss criterion"}
+MEASURES = {  # key: label (the flatness and sensitivity measures ranked against the gap)
+    "sensitivity_jacobian": "sensitivity: softmax Jacobian (Novak)",
+    "sensitivity_loss_gradient": "sensitivity: per-sample loss gradient",
+    "sharpness": "ε-sharpness, Keskar (%), ε = 1e-3",
+    "sharpness_raw": "ε-sharpness, raw loss increase, ε = 1e-3",
+    "top_eigenvalue": "top Hessian eigenvalue (Lanczos)",
+    "hessian_trace": "Hessian trace (Hutchinson)",
+}
+GAPS = {"gap_loss": "test − train loss", "gap_acc": "train − test accuracy"}
 
 
 @dataclass(frozen=True)
@@ -34,145 +57,344 @@ class Config(ExperimentConfig):
     Attributes:
         dataset, n_train, n_test: data (seeded subset).
         widths: hidden widths of the MLP.
-        batch_sizes: the sweep (log scale); everything else is fixed.
-        epochs, lr: Adam settings, the same for every batch size.
-        seeds: runs per batch size.
-        n_metric: test images for the sensitivities and training images for sharpness and
-            the top Hessian eigenvalue.
+        batch_sizes: the sweep (log scale).
+        lr: Adam learning rate, the same for every batch size and regime.
+        epochs: length of the equal-epoch regime.
+        target_train_loss, max_steps: the criterion regime trains until the full-training-set
+            loss is at most ``target_train_loss`` (checked after every epoch), or
+            ``max_steps`` optimizer steps.
+        seeds: runs per batch size and regime (initialization and batch order).
+        n_metric: test images for the sensitivities and training images for sharpness, the
+            top eigenvalue and the trace.
+        epsilons: the two ε of the sharpness box, larger first (their ratio tests ε² scaling).
+        sharpness_restarts: L-BFGS-B searches per sharpness value.
+        trace_samples: Rademacher probes of the Hutchinson trace.
     """
 
     name: ClassVar[str] = "sensitivity_sharpness"
     positive: ClassVar[tuple[str, ...]] = ("n_train", "n_test", "widths", "batch_sizes",
-                                           "epochs", "lr", "n_metric")
+                                           "epochs", "lr", "target_train_loss", "max_steps",
+                                           "n_metric", "epsilons", "sharpness_restarts",
+                                           "trace_samples")
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"dataset": DATASETS}
     dataset: str = "mnist"
     n_train: int = 10_000
     n_test: int = 2_000
     widths: tuple[int, ...] = (64, 64)
     batch_sizes: tuple[int, ...] = (16, 64, 256, 1024, 4096)
-    epochs: int = 10
     lr: float = 1e-3
-    seeds: tuple[int, ...] = (0, 1, 2)
+    epochs: int = 10
+    target_train_loss: float = 0.01
+    max_steps: int = 20_000
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     n_metric: int = 1_000
+    epsilons: tuple[float, ...] = (1e-3, 5e-4)
+    sharpness_restarts: int = 3
+    trace_samples: int = 100
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.criterion()  # an unreachable or malformed criterion fails here, before training
+        if len(self.epsilons) != 2 or self.epsilons[0] <= self.epsilons[1]:
+            raise ValueError(f"epsilons must be two values, larger first, got {self.epsilons}")
+        if len(self.seeds) < 2:
+            raise ValueError(f"need at least 2 seeds for intervals, got {self.seeds}")
+
+    def criterion(self) -> Criterion:
+        """The criterion regime's stopping rule."""
+        return Criterion(train_loss_at_most=self.target_train_loss, max_steps=self.max_steps)
 
 
 Config.register(full=Config(), smoke=Config(dataset="digits", n_train=500, n_test=200,
                                             widths=(16,), batch_sizes=(16, 128, 512), epochs=2,
-                                            seeds=(0,), n_metric=100))
+                                            target_train_loss=0.3, max_steps=300, seeds=(0, 1),
+                                            n_metric=100, sharpness_restarts=1,
+                                            trace_samples=10))
 
 
-def _train_and_measure(cfg: Config, data, batch_size: int, seed: int) -> tuple[dict, str]:
-    torch.manual_seed(seed)
-    model = image_mlp(data.input_shape, cfg.widths, data.num_classes)
-    hist = train(model, data.x_train, data.y_train, data.x_test, data.y_test, epochs=cfg.epochs,
-                 batch_size=batch_size, lr=cfg.lr, seed=seed, desc=f"batch {batch_size}")
+def _measure(cfg: Config, model: nn.Module, data) -> dict:
     gen = torch.Generator().manual_seed(1234)
     x_te, y_te = subset(data.x_test, data.y_test, cfg.n_metric, gen)
     x_tr, y_tr = subset(data.x_train, data.y_train, cfg.n_metric, gen)
     ce = nn.functional.cross_entropy
     sens = sensitivities(model, x_te, y_te)
-    result = {
-        "train_loss": hist.train_loss[-1], "test_loss": hist.test_loss[-1],
-        "train_acc": hist.train_acc[-1], "test_acc": hist.test_acc[-1],
-        "sensitivity_jacobian": sens["jacobian"],
-        "sensitivity_loss_gradient": sens["loss_gradient"],
-        "sharpness_1e-3": sharpness(model, ce, x_tr, y_tr, epsilon=1e-3),
-        "sharpness_5e-4": sharpness(model, ce, x_tr, y_tr, epsilon=5e-4),
-        "top_eigenvalue": top_hessian_eigenvalue(model, ce, x_tr, y_tr),
-        "n_params": count_params(model),
-    }
-    return result, data.source
+    out = {"sensitivity_jacobian": sens["jacobian"],
+           "sensitivity_loss_gradient": sens["loss_gradient"]}
+    for i, eps in enumerate(cfg.epsilons):
+        s = sharpness_details(model, ce, x_tr, y_tr, epsilon=eps,
+                              restarts=cfg.sharpness_restarts)
+        suffix = "" if i == 0 else "_small_eps"
+        out[f"sharpness{suffix}"], out[f"sharpness_raw{suffix}"] = s["normalized"], s["raw"]
+    out["top_eigenvalue"] = top_hessian_eigenvalue(model, ce, x_tr, y_tr)
+    out["hessian_trace"] = hessian_trace(model, ce, x_tr, y_tr, samples=cfg.trace_samples,
+                                         generator=torch.Generator().manual_seed(0))
+    return out
 
 
-def _unit(cfg: Config, spec: dict, seed: int) -> tuple[dict, str]:
+def _unit(cfg: Config, spec: dict, seeds: list[int]) -> tuple[dict, str]:
     data = load_subset(cfg.dataset, cfg.n_train, cfg.n_test)
-    return _train_and_measure(cfg, data, spec["batch_size"], seed)
+    models = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        models.append(image_mlp(data.input_shape, cfg.widths, data.num_classes))
+    regime, bs = spec["regime"], spec["batch_size"]
+    kw = ({"epochs": cfg.epochs} if regime == "equal_epochs" else {"until": cfg.criterion()})
+    hists, ens = train_ensemble(models, data.x_train, data.y_train, data.x_test, data.y_test,
+                                batch_size=bs, lr=cfg.lr, seeds=seeds,
+                                desc=f"{REGIME_LABELS[regime]}, batch {bs}", **kw)
+    rows = []
+    for seed, hist, model in zip(seeds, hists, ens.models(), strict=True):
+        rows.append({"seed": seed, "steps": hist.steps, "epochs": hist.epoch[-1],
+                     "reached": hist.reached, "train_loss": hist.train_loss[-1],
+                     "test_loss": hist.test_loss[-1], "train_acc": hist.train_acc[-1],
+                     "test_acc": hist.test_acc[-1], **_measure(cfg, model, data)})
+    return {"rows": rows, "n_params": count_params(models[0])}, data.source
 
 
 def run(cfg: Config, executor: Executor | None = None) -> dict:
-    """Train and measure (or load) every batch size x seed.
+    """Train and measure (or load) every regime x batch size (all seeds at once).
 
     Args:
         cfg: the experiment's settings.
-        executor: runs the missing (batch size, seed) runs; None: here, one after another.
+        executor: runs the missing (regime, batch size) ensembles; None: here, one after
+            another.
 
     Returns:
-        ``{"batch_sizes", "dataset", "source", "metrics": {metric: (B, S) nested lists}}``.
+        ``{"batch_sizes", "dataset", "source", "criterion", "rows": [one dict per model with
+        "regime", "batch", "seed", final metrics, gaps and measures]}``.
     """
-    base = {k: v for k, v in cfg.to_dict().items() if k not in ("batch_sizes", "seeds")}
-    items = [({**base, "batch_size": bs}, seed) for bs in cfg.batch_sizes for seed in cfg.seeds]
-    runs = RunStore(cfg.name).sweep(items, partial(_unit, cfg), executor=executor)
-    table = {m: [] for m in METRICS}
-    n_seeds = len(cfg.seeds)
-    for b in range(len(cfg.batch_sizes)):
-        per_seed = [stored.result for stored in runs[b * n_seeds:(b + 1) * n_seeds]]
-        for m in METRICS:
-            table[m].append([r[m] for r in per_seed])
-    source = runs[-1].data_source
-    return {"batch_sizes": list(cfg.batch_sizes), "dataset": cfg.dataset, "source": source,
-            "metrics": table}
-
-
-def summary(results: dict) -> list[dict]:
-    """Mean over seeds of every metric, per batch size."""
+    base = {k: v for k, v in cfg.to_dict().items()
+            if k not in ("batch_sizes", "seeds", "epochs", "target_train_loss", "max_steps")}
+    specs = []
+    for regime in REGIMES:
+        stop = ({"epochs": cfg.epochs} if regime == "equal_epochs" else
+                {"target_train_loss": cfg.target_train_loss, "max_steps": cfg.max_steps})
+        specs += [{**base, **stop, "regime": regime, "batch_size": bs}
+                  for bs in cfg.batch_sizes]
+    runs = RunStore(cfg.name).sweep([(s, list(cfg.seeds)) for s in specs], partial(_unit, cfg),
+                                    executor=executor)
     rows = []
-    for i, bs in enumerate(results["batch_sizes"]):
-        rows.append({"batch": bs, **{m: float(np.mean(results["metrics"][m][i]))
-                                     for m in METRICS}})
+    for spec, stored in zip(specs, runs, strict=True):
+        for r in stored.result["rows"]:
+            rows.append({"regime": spec["regime"], "batch": spec["batch_size"], **r,
+                         "gap_loss": r["test_loss"] - r["train_loss"],
+                         "gap_acc": r["train_acc"] - r["test_acc"]})
+    return {"batch_sizes": list(cfg.batch_sizes), "dataset": cfg.dataset,
+            "source": runs[-1].data_source, "criterion": cfg.criterion().describe(),
+            "n_params": runs[-1].result["n_params"], "epsilons": list(cfg.epsilons),
+            "max_steps": cfg.max_steps,
+            "rows": rows}
+
+
+def _values(results: dict, regime: str, batch: int, key: str) -> np.ndarray:
+    return np.array([r[key] for r in results["rows"]
+                     if r["regime"] == regime and r["batch"] == batch], dtype=float)
+
+
+def _mean_ci(values: np.ndarray, digits: int = 4) -> str:
+    mean, half = t_interval(values)
+    return f"{mean:.{digits}g} ± {half:.2g}"
+
+
+def training_table(results: dict) -> list[dict]:
+    """Per regime and batch size: steps, runs that met the criterion, train/test loss and
+    accuracy and both gaps, as mean ± 95% t half-width over seeds."""
+    rows = []
+    for regime in REGIMES:
+        for bs in results["batch_sizes"]:
+            v = partial(_values, results, regime, bs)
+            met = v("reached")
+            rows.append({"regime": regime, "batch": bs,
+                         "steps": f"{v('steps').min():.0f}–{v('steps').max():.0f}",
+                         "met": "—" if regime == "equal_epochs" else
+                         f"{int(np.nansum(met))}/{len(met)}",
+                         "train_loss": _mean_ci(v("train_loss"), 3),
+                         "test_loss": _mean_ci(v("test_loss"), 3),
+                         "gap_loss": _mean_ci(v("gap_loss"), 3),
+                         "train_acc": _mean_ci(v("train_acc"), 4),
+                         "test_acc": _mean_ci(v("test_acc"), 4),
+                         "gap_acc": _mean_ci(v("gap_acc"), 3)})
     return rows
 
 
-def _twin(ax, x, left: dict, right: dict, left_label: str, right_label: str,
-          right_log: bool = False) -> None:
-    """Left-axis series (blue) and right-axis series (red); mean with min-max error bars."""
-    ax2 = ax.twinx()
-    for axis, series, color in ((ax, left, "C0"), (ax2, right, "C3")):
-        for (label, vals), style in zip(series.items(), ("-o", "--s"), strict=False):
-            vals = np.asarray(vals, dtype=float)
-            mean = vals.mean(1)
-            axis.errorbar(x, mean, yerr=[mean - vals.min(1), vals.max(1) - mean], fmt=style,
-                          color=color, ms=3, capsize=2, label=label)
+def batch_differences(results: dict, keys: tuple[str, ...] = ("test_acc", "gap_acc",
+                                                               "test_loss", "gap_loss"),
+                      ) -> list[dict]:
+    """Smallest minus largest batch size, per regime and quantity: the difference of seed
+    means with its 95% Welch t-interval (``excludes_0``: the difference is resolved)."""
+    small, large = min(results["batch_sizes"]), max(results["batch_sizes"])
+    return [{"regime": regime, "quantity": key, "comparison": f"batch {small} − batch {large}",
+             **welch_difference(_values(results, regime, small, key),
+                                _values(results, regime, large, key))}
+            for regime in REGIMES for key in keys]
+
+
+def measure_table(results: dict) -> list[dict]:
+    """Per regime and batch size: every measure as mean ± 95% t half-width over seeds."""
+    return [{"regime": regime, "batch": bs,
+             **{k: _mean_ci(_values(results, regime, bs, k), 3) for k in MEASURES}}
+            for regime in REGIMES for bs in results["batch_sizes"]]
+
+
+def epsilon_scaling(results: dict) -> list[dict]:
+    """Per regime and batch size: raw sharpness increase at the larger ε over that at the
+    smaller ε (4 for a pure quadratic at a minimum when ε halves, 2 for a pure gradient
+    term), mean ± 95% t half-width over seeds, and the train loss it was measured at."""
+    big, small = results["epsilons"]
+    rows = []
+    for regime in REGIMES:
+        for bs in results["batch_sizes"]:
+            ratio = (_values(results, regime, bs, "sharpness_raw")
+                     / _values(results, regime, bs, "sharpness_raw_small_eps"))
+            rows.append({"regime": regime, "batch": bs,
+                         f"raw increase ratio ε={big:g} / ε={small:g}": _mean_ci(ratio, 3),
+                         "quadratic predicts": (big / small) ** 2,
+                         "linear predicts": big / small,
+                         "train_loss": _mean_ci(_values(results, regime, bs, "train_loss"), 3)})
+    return rows
+
+
+def kendall_with_interval(x: np.ndarray, y: np.ndarray, resamples: int = 2000,
+                          seed: int = 0) -> tuple[float, float, float]:
+    """Kendall's τ-b of ``x`` and ``y`` ``(n,)`` (``scipy.stats.kendalltau``) with a 95%
+    percentile bootstrap interval over resampled pairs (``scipy.stats.bootstrap``)."""
+    tau = stats.kendalltau(x, y).statistic
+    boot = stats.bootstrap((x, y), lambda a, b: stats.kendalltau(a, b).statistic, paired=True,
+                           vectorized=False, n_resamples=resamples, method="percentile",
+                           rng=np.random.default_rng(seed))
+    return float(tau), float(boot.confidence_interval.low), float(boot.confidence_interval.high)
+
+
+def rank_correlations(results: dict, resamples: int = 2000) -> list[dict]:
+    """Kendall τ between each measure and each generalization gap, over all trained models
+    (both regimes together, as Jiang et al. 2020) and within each regime, with bootstrap
+    95% intervals; ``excludes_0`` says whether the interval leaves out zero."""
+    groups = {"both regimes": results["rows"],
+              **{REGIME_LABELS[g]: [r for r in results["rows"] if r["regime"] == g]
+                 for g in REGIMES}}
+    out = []
+    for measure in MEASURES:
+        for gap in GAPS:
+            for name, rows in groups.items():
+                x = np.array([r[measure] for r in rows], dtype=float)
+                y = np.array([r[gap] for r in rows], dtype=float)
+                tau, low, high = kendall_with_interval(x, y, resamples)
+                out.append({"measure": measure, "gap": gap, "models": name, "n": len(rows),
+                            "tau": tau, "ci95_low": low, "ci95_high": high,
+                            "excludes_0": bool(low > 0 or high < 0)})
+    return out
+
+
+def summary(results: dict) -> list[dict]:
+    """The training table (the notebook also prints the measure, ε-scaling and rank
+    tables)."""
+    return training_table(results)
+
+
+def _log_batch_axis(ax: plt.Axes, x: np.ndarray) -> None:
     ax.set_xscale("log")
     ax.set_xticks(x, [str(v) for v in x])
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("batch size (log)")
-    ax.set_ylabel(left_label, color="C0")
-    ax2.set_ylabel(right_label, color="C3")
-    if right_log:
-        ax2.set_yscale("log")
-    ax2.spines["right"].set_visible(True)
-    ax2.grid(False)
-    lines = ax.get_legend_handles_labels()
-    lines2 = ax2.get_legend_handles_labels()
-    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=7)
+
+
+def _series(ax: plt.Axes, results: dict, key: str, regime: str, color: str, ls: str = "-",
+            label: str | None = None, offset: float = 1.0) -> None:
+    """Mean ± 95% t interval over seeds per batch size, seeds as dots, capped runs as x."""
+    x = np.asarray(results["batch_sizes"])
+    stats_ = [t_interval(_values(results, regime, bs, key)) for bs in x]
+    mean, half = np.array(stats_).T
+    ax.errorbar(x * offset, mean, yerr=half, fmt=f"o{ls}", color=color, ms=3, capsize=2,
+                label=label)
+    for bs in x:
+        vals = _values(results, regime, bs, key)
+        capped = _values(results, regime, bs, "reached") == 0
+        ax.plot(np.full(len(vals), bs * offset), vals, ".", color=color, ms=2, alpha=0.4)
+        if regime == "criterion" and capped.any():
+            ax.plot(np.full(capped.sum(), bs * offset), vals[capped], "kx", ms=5)
 
 
 def make_figures(results: dict) -> list[plt.Figure]:
-    """Batch size (log x) against loss/accuracy and each flatness measure, twin y axes."""
+    """(1) everything against batch size, both regimes; (2) ε scaling of the raw sharpness;
+    (3) each measure against the loss gap over all models, with Kendall τ."""
     x = np.asarray(results["batch_sizes"])
-    m = results["metrics"]
     label = dataset_label(results["source"], results["dataset"])
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
-    panels = [
-        ({"train loss": m["train_loss"], "test loss": m["test_loss"]},
-         {"train accuracy": m["train_acc"], "test accuracy": m["test_acc"]},
-         "cross-entropy", "accuracy", "loss and accuracy"),
-        ({"train loss": m["train_loss"], "test loss": m["test_loss"]},
-         {"Jacobian of softmax (Novak)": m["sensitivity_jacobian"],
-          "per-sample loss gradient": m["sensitivity_loss_gradient"]},
-         "cross-entropy", "sensitivity ‖·‖_F (mean over test images)", "sensitivity"),
-        ({"train loss": m["train_loss"], "test loss": m["test_loss"]},
-         {"ε = 1e-3": m["sharpness_1e-3"], "ε = 5e-4": m["sharpness_5e-4"]},
-         "cross-entropy", "ε-sharpness (Keskar, %)", "sharpness"),
-        ({"train loss": m["train_loss"], "test loss": m["test_loss"]},
-         {"top Hessian eigenvalue": m["top_eigenvalue"]},
-         "cross-entropy", "largest Hessian eigenvalue", "top Hessian eigenvalue (Lanczos)"),
-    ]
-    for ax, (left, right, ll, rl, title) in zip(axes.flat, panels, strict=True):
-        _twin(ax, x, left, right, ll, rl, right_log=title != "loss and accuracy")
-        ax.set_title(title)
-    seeds = len(m["train_loss"][0])
-    fig.suptitle(f"{label}: batch-size sweep ({seeds} seeds: mean, min-max)")
-    fig.tight_layout()
+    colors = {"equal_epochs": "C0", "criterion": "C1"}
+    offsets = {"equal_epochs": 0.93, "criterion": 1.07}  # side by side, not on top
+    seeds = len(_values(results, "criterion", x[0], "seed"))
+    figs = []
+
+    fig, axes = plt.subplots(3, 3, figsize=(13, 11))
+    panels = [("loss", "cross-entropy: train (solid), test (dashed)"),
+              ("gap_loss", "test − train loss"), ("gap_acc", "train − test accuracy"),
+              ("steps", "optimizer steps (log)"),
+              *[(k, MEASURES[k]) for k in MEASURES if k != "sharpness_raw"]]
+    for ax, (key, title) in zip(axes.flat, panels, strict=True):
+        for regime in REGIMES:
+            kw = {"color": colors[regime], "offset": offsets[regime]}
+            if key == "loss":
+                _series(ax, results, "train_loss", regime, **kw,
+                        label=f"{REGIME_LABELS[regime]}")
+                _series(ax, results, "test_loss", regime, ls="--", **kw)
+            else:
+                _series(ax, results, key, regime, **kw)
+        if key in ("loss", "steps", "top_eigenvalue", "hessian_trace", "sharpness"):
+            ax.set_yscale("log")
+        _log_batch_axis(ax, x)
+        ax.set_title(title, fontsize=9)
+    axes[1, 0].axhline(results["max_steps"], color="grey", lw=0.8)
+    handles = [plt.Line2D([], [], color=colors[g], marker="o", label=REGIME_LABELS[g])
+               for g in REGIMES]
+    handles.append(plt.Line2D([], [], color="k", marker="x", ls="", label="run that hit the "
+                              "step cap"))
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=9, frameon=False)
+    fig.suptitle(f"{label}: batch-size sweep, {seeds} seeds per point (mean ± 95% t interval;"
+                 f" dots: seeds)\ncriterion regime: {results['criterion']}", fontsize=10)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     save_figure(fig, "sensitivity_sharpness_vs_batch_size")
-    return [fig]
+    figs.append(fig)
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    big, small = results["epsilons"]
+    for regime in REGIMES:
+        ratios = {bs: _values(results, regime, bs, "sharpness_raw")
+                  / _values(results, regime, bs, "sharpness_raw_small_eps") for bs in x}
+        mean, half = np.array([t_interval(ratios[bs]) for bs in x]).T
+        ax.errorbar(x * offsets[regime], mean, yerr=half, fmt="o-", color=colors[regime],
+                    ms=3, capsize=2, label=REGIME_LABELS[regime])
+    ax.axhline((big / small) ** 2, color="grey", ls="--", label="ε² (curvature)")
+    ax.axhline(big / small, color="grey", ls=":", label="ε (gradient)")
+    _log_batch_axis(ax, x)
+    ax.set(ylabel=f"raw increase at ε={big:g} / at ε={small:g}",
+           ylim=(0, (big / small) ** 2 * 1.5))
+    ax.legend(fontsize=8, loc="lower left")
+    ax.set_title(f"{label}: does ε-sharpness scale like ε²?", fontsize=10)
+    save_figure(fig, "sharpness_epsilon_scaling")
+    figs.append(fig)
+
+    taus = {(t["measure"], t["gap"]): t for t in rank_correlations(results, resamples=500)
+            if t["models"] == "both regimes"}
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7.5))
+    markers = dict(zip(x, "os^Dv<>p", strict=False))
+    for ax, key in zip(axes.flat, MEASURES, strict=True):
+        for r in results["rows"]:
+            ax.plot(r[key], r["gap_loss"], markers[r["batch"]], color=colors[r["regime"]],
+                    ms=4, alpha=0.7, mfc="none" if r["reached"] is False else None)
+        t = taus[(key, "gap_loss")]
+        ax.set(xscale="log", ylabel="test − train loss")
+        ax.set_title(f"{MEASURES[key]}\nKendall τ = {t['tau']:.2f} "
+                     f"[{t['ci95_low']:.2f}, {t['ci95_high']:.2f}]", fontsize=9)
+    handles = [plt.Line2D([], [], color=colors[g], marker="o", ls="", label=REGIME_LABELS[g])
+               for g in REGIMES]
+    handles += [plt.Line2D([], [], color="grey", marker=markers[bs], ls="", label=f"batch {bs}")
+                for bs in x]
+    handles.append(plt.Line2D([], [], color="grey", marker="o", mfc="none", ls="",
+                              label="hollow: hit the step cap"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8,
+               frameon=False)
+    fig.suptitle(f"{label}: each measure against the generalization gap, all "
+                 f"{len(results['rows'])} models (τ with 95% bootstrap interval)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    save_figure(fig, "flatness_vs_generalization_gap")
+    figs.append(fig)
+    return figs

@@ -21,11 +21,12 @@ from hw1.metrics.gradient_noise import gradient_noise
 from hw1.metrics.interpolation import interpolate
 from hw1.metrics.linear_regions import linear_regions
 from hw1.metrics.sensitivity import per_sample_sensitivity, sensitivities, sensitivity
-from hw1.metrics.sharpness import sharpness
+from hw1.metrics.sharpness import sharpness, sharpness_details
 from hw1.metrics.surface import difference_direction, filter_normalized_direction, loss_on_plane
 
 __all__ = ["dead_relu_parameters", "difference_direction", "filter_normalized_direction",
            "gradient_noise", "gradient_norm", "hessian", "hessian_spectrum", "hessian_trace",
            "interpolate", "linear_regions", "loss_on_plane", "minimal_ratio",
            "per_sample_sensitivity", "sensitivities", "sensitivity", "sharpness",
+           "sharpness_details",
            "top_hessian_eigenvalue"]

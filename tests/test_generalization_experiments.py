@@ -1,0 +1,147 @@
+"""HW1-3 experiment helpers against exact answers: per-model labels in the stacked ensemble,
+label corruption, the criteria the configs build, Kendall τ intervals, the flattening check,
+the α grid and the double-descent peak."""
+
+import importlib
+
+import numpy as np
+import pytest
+import torch
+
+from hw1.ensemble import train_ensemble
+from hw1.experiments import (
+    double_descent,
+    interpolation,
+    params_vs_generalization,
+    random_labels,
+    sensitivity_sharpness,
+)
+from hw1.models import mlp
+from hw1.training import train
+
+
+def _model(seed):
+    torch.manual_seed(seed)
+    return mlp(5, (8,), 3)
+
+
+def test_ensemble_with_per_model_labels_equals_separate_runs():
+    g = torch.Generator().manual_seed(0)
+    x, xt = torch.randn(60, 5, generator=g), torch.randn(20, 5, generator=g)
+    y = torch.randint(0, 3, (2, 60), generator=g)  # model r trains on y[r]
+    yt = torch.randint(0, 3, (20,), generator=g)
+    hists, _ = train_ensemble([_model(0), _model(1)], x, y, xt, yt, epochs=3, batch_size=16,
+                              lr=1e-2, seeds=[3, 4])
+    for r in range(2):
+        alone = train(_model(r), x, y[r], xt, yt, epochs=3, batch_size=16, lr=1e-2, seed=3 + r)
+        assert hists[r].train_loss == pytest.approx(alone.train_loss, rel=1e-5)
+        assert hists[r].test_acc == alone.test_acc
+
+
+def test_ensemble_rejects_labels_of_the_wrong_shape():
+    x = torch.randn(10, 5)
+    with pytest.raises(ValueError, match=r"one row per model"):
+        train_ensemble([_model(0), _model(1)], x, torch.zeros(3, 10, dtype=torch.long),
+                       epochs=1, batch_size=5, lr=1e-2, seeds=[0, 1])
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.25, 1.0])
+def test_corrupt_labels_replaces_exactly_the_drawn_positions(fraction):
+    y = torch.arange(400) % 10
+    out = random_labels.corrupt_labels(y, fraction, 10, torch.Generator().manual_seed(1))
+    again = random_labels.corrupt_labels(y, fraction, 10, torch.Generator().manual_seed(1))
+    assert torch.equal(out, again) and torch.equal(y, torch.arange(400) % 10)  # y untouched
+    assert out.min() >= 0 and out.max() <= 9
+    changed = (out != y).float().mean().item()
+    assert changed <= fraction  # only the round(fraction·N) drawn positions can change
+    if fraction == 0:
+        assert changed == 0
+    if fraction == 1.0:  # uniform draws keep the true class about 1/10 of the time
+        assert 0.85 < changed < 0.95
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        random_labels.corrupt_labels(y, 1.5, 10, torch.Generator())
+
+
+@pytest.mark.parametrize("module, overrides, match", [
+    (random_labels, {"target_train_acc": 99.0}, "fraction in"),
+    (random_labels, {"target_train_acc": 0.0}, "must be positive"),
+    (random_labels, {"corruption": (0.0, 1.2)}, r"\[0, 1\]"),
+    (sensitivity_sharpness, {"target_train_loss": 0.0}, "must be positive"),
+    (sensitivity_sharpness, {"max_steps": 0}, "must be positive"),
+    (sensitivity_sharpness, {"epsilons": (5e-4, 1e-3)}, "larger first"),
+    (interpolation, {"target_train_loss": -1.0}, "must be positive"),
+    (interpolation, {"seeds": (0,)}, "at least 2 seeds"),
+    (params_vs_generalization, {"fit_acc": 1.5}, "fraction"),
+    (params_vs_generalization, {"flat_epochs": 50}, "below epochs"),
+    (double_descent, {"label_noise": 1.0}, r"\[0, 1\)"),
+    (double_descent, {"widths": (8, 4)}, "increasing"),
+])
+def test_invalid_criteria_and_settings_are_rejected_when_the_config_is_built(module, overrides,
+                                                                             match):
+    with pytest.raises(ValueError, match=match):
+        module.Config.resolve("full", **overrides)
+
+
+def test_configs_build_the_stated_criteria():
+    c = sensitivity_sharpness.Config.resolve("full").criterion()
+    assert (c.train_loss_at_most, c.train_acc_at_least, c.max_steps) == (0.01, None, 20_000)
+    assert interpolation.Config.resolve("full").criterion() == c  # 09 uses 10's criterion
+    r = random_labels.Config.resolve("full").criterion()
+    assert (r.train_loss_at_most, r.train_acc_at_least) == (None, 0.99)
+
+
+def test_kendall_with_interval_on_monotone_and_reversed_data():
+    x = np.arange(12.0)
+    tau, low, high = sensitivity_sharpness.kendall_with_interval(x, x ** 3, resamples=200)
+    assert (tau, low, high) == pytest.approx((1.0, 1.0, 1.0))
+    tau, low, high = sensitivity_sharpness.kendall_with_interval(x, -x, resamples=200)
+    assert (tau, low, high) == pytest.approx((-1.0, -1.0, -1.0))
+    # one discordant pair out of C(4, 2) = 6: τ = (5 − 1) / 6
+    tau, _, _ = sensitivity_sharpness.kendall_with_interval(np.array([1., 2, 3, 4]),
+                                                            np.array([1., 2, 4, 3]), 50)
+    assert tau == pytest.approx(4 / 6)
+
+
+def test_flattening_is_the_relative_drop_over_the_last_epochs():
+    row = {"train_loss_curve": [[4.0, 2.0, 1.0, 0.5], [1.0, 1.0, 1.0, 1.0]]}
+    assert params_vs_generalization._flattening(row, 2).tolist() == [0.75, 0.0]
+
+
+def test_alpha_grid_holds_both_endpoints_and_fine_steps_around_them():
+    cfg = interpolation.Config.resolve("full")
+    grid = cfg.alpha_grid()
+    assert np.all(np.diff(grid) > 0) and grid[0] == -1 and grid[-1] == 2
+    for a in (0.0, 1.0):
+        near = grid[np.abs(grid - a) <= 0.1 + 1e-9]
+        assert a in grid and np.allclose(np.diff(near), 0.01)
+
+
+def _dd_results(test_errors):
+    widths = []
+    for w, errs in zip((1, 2, 3, 4, 5), test_errors, strict=True):
+        widths.append({"width": w, "n_params": 10 * w,
+                       "rows": [{"test_acc": 1 - e, "test_loss": e} for e in errs]})
+    return {"threshold": 25, "widths": widths}
+
+
+def test_double_descent_peak_finds_the_peak_after_the_classical_optimum():
+    res = _dd_results([[0.5, 0.5], [0.2, 0.3], [0.4, 0.5], [0.6, 0.7], [0.1, 0.2]])
+    rows = double_descent.peak(res)
+    # the local maximum at width 4 (0.65) rises most above the minimum before it (width 2)
+    assert [r["peak width"] for r in rows] == [4, 4]
+    assert rows[0]["difference"] == pytest.approx(0.65 - 0.25)
+    assert rows[1]["difference"] == pytest.approx(0.65 - 0.15)
+    assert rows[0]["peak params / nK"] == pytest.approx(40 / 25)
+    rising = _dd_results([[0.5, 0.5], [0.2, 0.3], [0.4, 0.5], [0.6, 0.7], [0.8, 0.9]])
+    assert double_descent.peak(rising) == []  # no interior local maximum
+    # a bump at width 3, then a rise to the end (not a local maximum): the bump is the peak
+    bump = _dd_results([[0.5, 0.5], [0.3, 0.3], [0.35, 0.35], [0.1, 0.1], [0.6, 0.6]])
+    rows = double_descent.peak(bump)
+    assert [r["peak width"] for r in rows] == [3, 3]
+    assert rows[0]["difference"] == pytest.approx(0.05)
+
+
+def test_every_new_experiment_is_listed():
+    from hw1.experiments import EXPERIMENTS
+    assert EXPERIMENTS[-1] == "double_descent"
+    importlib.import_module("hw1.experiments.double_descent")
