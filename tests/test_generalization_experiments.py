@@ -145,3 +145,30 @@ def test_every_new_experiment_is_listed():
     from hw1.experiments import EXPERIMENTS
     assert EXPERIMENTS[-1] == "double_descent"
     importlib.import_module("hw1.experiments.double_descent")
+
+
+def test_paired_difference_is_the_one_sample_t_interval_of_the_differences():
+    from scipy import stats
+    a, b = np.array([1.0, 2.5, 3.0, 4.5]), np.array([0.5, 2.0, 3.5, 3.0])
+    d = a - b
+    half = stats.t.ppf(0.975, 3) * d.std(ddof=1) / 2
+    got = interpolation.paired_difference(a, b)
+    assert got["difference"] == pytest.approx(d.mean())
+    assert (got["ci95_low"], got["ci95_high"]) == pytest.approx((d.mean() - half,
+                                                                 d.mean() + half))
+    assert got["excludes_0"] is False
+
+
+def test_directions_are_drawn_apart_from_the_initializations():
+    # the old bug: Generator(seed) for the direction repeated torch.manual_seed(seed)'s draws
+    from hw1.metrics import filter_normalized_direction
+    torch.manual_seed(0)
+    model = mlp(30, (20,), 5)
+    name, weight = next((n, p) for n, p in model.named_parameters() if p.dim() == 2)
+
+    def corr(gen):
+        d = filter_normalized_direction(model, gen)[name].flatten()
+        return abs(float(torch.corrcoef(torch.stack([weight.detach().flatten(), d]))[0, 1]))
+
+    assert corr(torch.Generator().manual_seed(0)) > 0.2  # coupled: what the test guards
+    assert corr(torch.Generator().manual_seed(interpolation.DIRECTION_SEED)) < 0.1

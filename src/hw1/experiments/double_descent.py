@@ -128,10 +128,25 @@ def run(cfg: Config, executor: Executor | None = None) -> dict:
             "epochs": cfg.epochs, "widths": [r.result for r in runs]}
 
 
-def _column(entry: dict, key: str) -> np.ndarray:
+def _column(entry: dict, key: str, epoch: int | None = None) -> np.ndarray:
+    """Per seed: ``key`` at the end of training, or, for ``train_error``/``test_error`` and
+    an ``epoch`` in the recorded history, at that epoch."""
+    if epoch is not None:
+        acc = key.replace("_error", "_acc")
+        return 1 - np.array([r["history"][acc][r["history"]["epoch"].index(epoch)]
+                             for r in entry["rows"]])
     if key.endswith("_error"):
         return 1 - np.array([r[key.replace("_error", "_acc")] for r in entry["rows"]])
     return np.array([r[key] for r in entry["rows"]], dtype=float)
+
+
+def first_interpolating(results: dict) -> dict | None:
+    """The first width at which every seed has exactly zero training error on the noisy
+    labels (None if none does)."""
+    for e in results["widths"]:
+        if np.all(_column(e, "train_error") == 0):
+            return e
+    return None
 
 
 def _ci(values, digits: int = 3) -> str:
@@ -153,18 +168,28 @@ def summary(results: dict) -> list[dict]:
             for e in results["widths"]]
 
 
-def peak(results: dict, key: str = "test_error") -> list[dict]:
+def peak(results: dict, key: str = "test_error", epoch: int | None = None) -> list[dict]:
     """Locate the peak of ``key`` (mean over seeds) that follows a descent.
 
-    Candidates are interior local maxima of the mean curve (not above either neighbour's
-    mean is excluded); for each, the classical optimum is the lowest mean among the smaller
-    widths, and the peak is the candidate with the largest rise above its optimum (none when
-    the curve has no interior local maximum). Returns two comparisons that say how big the
-    peak is, each with a 95% Welch t-interval: peak minus classical optimum, and peak minus
-    the largest width; with the peak's parameters as a multiple of n·K.
+    Candidates are the interior local maxima of the mean curve over widths (a mean at least
+    as high as both neighbours' means). For each, the classical optimum is the lowest mean
+    among all smaller widths; the peak is the candidate that rises most above its optimum.
+    There is none when the curve has no interior local maximum. Both widths are chosen after
+    looking at the means, so the Welch intervals below (which ignore that selection) are
+    optimistic.
+
+    Args:
+        results: from :func:`run`.
+        key: ``test_error``, ``test_loss``, ...; at the end of training, or
+        epoch: at this recorded epoch (``test_error`` and ``train_error`` only).
+
+    Returns:
+        Two rows, each a difference with its 95% Welch t-interval: peak minus classical
+        optimum, and peak minus the largest width; with the peak's parameters as a multiple
+        of n·K. Empty when there is no peak.
     """
     widths = results["widths"]
-    means = np.array([_column(e, key).mean() for e in widths])
+    means = np.array([_column(e, key, epoch).mean() for e in widths])
     choice, rise = None, 0.0
     for top in range(1, len(widths) - 1):
         left = int(np.argmin(means[:top]))
@@ -176,12 +201,45 @@ def peak(results: dict, key: str = "test_error") -> list[dict]:
     best, top = choice
     rows = []
     for other, name in ((best, "classical optimum"), (len(widths) - 1, "largest width")):
-        rows.append({"quantity": key, "peak width": widths[top]["width"],
-                     "peak params": widths[top]["n_params"],
+        rows.append({"quantity": key, "epoch": epoch or results.get("epochs"),
+                     "peak width": widths[top]["width"], "peak params": widths[top]["n_params"],
                      "peak params / nK": round(widths[top]["n_params"] / results["threshold"], 3),
                      "minus": f"{name} (width {widths[other]['width']})",
-                     **welch_difference(_column(widths[top], key), _column(widths[other], key))})
+                     **welch_difference(_column(widths[top], key, epoch),
+                                        _column(widths[other], key, epoch))})
     return rows
+
+
+def recorded_epochs(results: dict) -> list[int]:
+    """The epochs at which every model's train and test accuracy were recorded."""
+    return [ep for ep in results["widths"][0]["rows"][0]["history"]["epoch"] if ep > 0]
+
+
+def error_by_epoch(results: dict, key: str = "test_error") -> list[dict]:
+    """Per width: the mean of ``key`` over seeds at every recorded epoch (the budget's
+    effect, from the stored histories)."""
+    return [{"width": e["width"], "params": e["n_params"],
+             **{f"ep {ep}": round(float(_column(e, key, ep).mean()), 3)
+                for ep in recorded_epochs(results)}}
+            for e in results["widths"]]
+
+
+def peaks_over_epochs(results: dict) -> list[dict]:
+    """At every recorded epoch: the test-error peak and classical optimum found by
+    :func:`peak` and the rise between them with its 95% Welch interval (a row saying "none"
+    when the curve has no peak at that epoch)."""
+    out = []
+    for ep in recorded_epochs(results):
+        rows = peak(results, "test_error", ep)
+        if not rows:
+            out.append({"epoch": ep, "peak width": "none"})
+            continue
+        r = rows[0]
+        out.append({"epoch": ep, "peak width": r["peak width"],
+                    "peak params / nK": r["peak params / nK"], "minus": r["minus"],
+                    "rise": r["difference"], "ci95_low": r["ci95_low"],
+                    "ci95_high": r["ci95_high"], "excludes_0": r["excludes_0"]})
+    return out
 
 
 def make_figures(results: dict) -> list[plt.Figure]:
@@ -190,7 +248,7 @@ def make_figures(results: dict) -> list[plt.Figure]:
     widths = results["widths"]
     params = np.array([e["n_params"] for e in widths])
     label = dataset_label(results["source"], results["dataset"])
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.3))
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.3))
     for ax, key, ylabel in ((axes[0], "error", "error"), (axes[1], "loss", "cross-entropy")):
         for split, fmt, color in (("train", "o-", "C0"), ("test", "s--", "C3")):
             mean, half = np.array([t_interval(_column(e, f"{split}_{key}"))
@@ -200,14 +258,30 @@ def make_figures(results: dict) -> list[plt.Figure]:
         ax.axvline(results["threshold"], color="grey", ls=":", lw=1,
                    label=f"n·K = {results['threshold']:,}")
         ax.set(xscale="log", xlabel="number of parameters (log)", ylabel=ylabel)
-    axes[0].set_title("error")
-    axes[1].set_title("cross-entropy")
+    first = first_interpolating(results)
+    if first is not None:
+        for ax in axes[:2]:
+            ax.plot([first["n_params"]], [0], "v", color="k", ms=8, clip_on=False,
+                    label="first width with 0 train error (all seeds)")
+    axes[0].set_title(f"error after {results['epochs']} epochs")
+    axes[1].set_title(f"cross-entropy after {results['epochs']} epochs")
+    epochs = recorded_epochs(results)
+    shown = sorted({epochs[0], epochs[len(epochs) // 3], epochs[-1]})
+    colors = plt.cm.plasma(np.linspace(0.1, 0.8, len(shown)))
+    for ep, color in zip(shown, colors, strict=True):
+        mean, half = np.array([t_interval(_column(e, "test_error", ep)) for e in widths]).T
+        axes[2].errorbar(params, mean, yerr=half, fmt="s--", color=color, ms=3, capsize=2,
+                         label=f"test, epoch {ep}")
+    axes[2].axvline(results["threshold"], color="grey", ls=":", lw=1)
+    axes[2].set(xscale="log", xlabel="number of parameters (log)", ylabel="test error",
+                title="test error over training (mean ± 95% t)")
+    axes[2].legend(fontsize=8, loc="upper right")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False)
+    fig.legend(handles, labels, loc="lower center", ncol=4, frameon=False)
     seeds = len(widths[0]["rows"])
-    fig.suptitle(f"{label}: one-hidden-layer MLPs, {results['label_noise']:.0%} label noise, "
-                 f"{results['epochs']} epochs each ({seeds} seeds: mean ± 95% t interval)",
-                 fontsize=10)
+    fig.suptitle(f"{label}: one-hidden-layer MLPs, {results['label_noise']:.0%} of labels "
+                 f"redrawn ({results['labels_changed']:.1%} changed), {results['epochs']} "
+                 f"epochs each ({seeds} seeds: mean ± 95% t interval)", fontsize=10)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     save_figure(fig, "double_descent")
     return [fig]

@@ -14,6 +14,7 @@ from typing import ClassVar
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from scipy import stats
 from torch import nn
 
 from hw1.config import ExperimentConfig
@@ -26,9 +27,10 @@ from hw1.plotting import band, save_figure
 from hw1.store import RunStore
 from hw1.training import Criterion, evaluate
 
-ENDPOINTS = ("base", "large_batch", "large_lr", "large_batch_independent",
-             "large_lr_independent")
+ENDPOINTS = ("base", "large_batch", "large_lr", "base_independent",
+             "large_batch_independent", "large_lr_independent")
 PAIRS = {  # pair name: (endpoint at α = 0, endpoint at α = 1)
+    "control: same settings, independent init": ("base", "base_independent"),
     "batch size, same init": ("base", "large_batch"),
     "batch size, independent init": ("base", "large_batch_independent"),
     "learning rate, same init": ("base", "large_lr"),
@@ -56,13 +58,14 @@ class Config(ExperimentConfig):
             ``[a − fine_halfwidth, a + fine_halfwidth]`` around a = 0 and a = 1.
         line_points, line_range: the filter-normalized curves take ``line_points`` values of
             t on ``[−line_range, line_range]``.
+        line_directions: random directions per endpoint; its curve is their mean.
     """
 
     name: ClassVar[str] = "interpolation"
     positive: ClassVar[tuple[str, ...]] = ("n_train", "n_test", "widths", "batch_sizes", "lrs",
                                            "target_train_loss", "max_steps", "alphas",
                                            "fine_halfwidth", "fine_points", "line_points",
-                                           "line_range")
+                                           "line_range", "line_directions")
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"dataset": DATASETS}
     dataset: str = "mnist"
     n_train: int = 10_000
@@ -79,6 +82,7 @@ class Config(ExperimentConfig):
     fine_points: int = 21
     line_points: int = 41
     line_range: float = 1.0
+    line_directions: int = 5
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -111,7 +115,13 @@ Config.register(full=Config(), smoke=Config(dataset="digits", n_train=500, n_tes
                                             widths=(16,), batch_sizes=(16, 128),
                                             lrs=(1e-3, 3e-3), target_train_loss=0.3,
                                             max_steps=300, seeds=(0, 1), alphas=7,
-                                            fine_points=5, line_points=9))
+                                            fine_points=5, line_points=9, line_directions=2))
+
+
+DIRECTION_SEED = 1_000_003
+"""Direction k of seed s is drawn from ``Generator(DIRECTION_SEED * (s + 1) + k)``: a stream
+apart from the initializations (``torch.manual_seed(s)``), so that a direction is not built
+from the random numbers that made the initial weights."""
 
 
 def _data(cfg: Config):
@@ -172,7 +182,8 @@ def _curves_unit(cfg: Config, params: dict[str, np.ndarray], spec: dict,
         for r in range(len(seeds)):
             ma, mb = _model_from(cfg, d, params[a][r]), _model_from(cfg, d, params[b][r])
             points = [_evaluate_all(interpolate(ma, mb, float(al)), d) for al in alphas]
-            per_seed.append({k: [p[k] for p in points] for k in points[0]})
+            per_seed.append({**{k: [p[k] for p in points] for k in points[0]},
+                             "distance": float(np.linalg.norm(params[b][r] - params[a][r]))})
         curves[pair] = per_seed
     ts = torch.linspace(-cfg.line_range, cfg.line_range, cfg.line_points)
     lines = {}
@@ -181,13 +192,18 @@ def _curves_unit(cfg: Config, params: dict[str, np.ndarray], spec: dict,
         per_seed = []
         for r, seed in enumerate(seeds):
             model = _model_from(cfg, d, params[kind][r])
-            # one Gaussian draw per seed index, shared by every endpoint kind, then
-            # filter-normalized to each endpoint's own weights
-            direction = filter_normalized_direction(model, torch.Generator().manual_seed(seed))
-            per_seed.append({f"{split}_loss": loss_on_plane(model, ce, x, y, direction, None,
-                                                            ts).tolist()
-                             for split, (x, y) in (("train", (d.x_train, d.y_train)),
-                                                   ("test", (d.x_test, d.y_test)))})
+            # the same K Gaussian draws for every endpoint kind of seed index r (paired),
+            # each filter-normalized to this endpoint's own weights; the curve is their mean
+            curve = {"train_loss": torch.zeros(len(ts), dtype=torch.float64),
+                     "test_loss": torch.zeros(len(ts), dtype=torch.float64)}
+            for k in range(cfg.line_directions):
+                gen = torch.Generator().manual_seed(DIRECTION_SEED * (seed + 1) + k)
+                direction = filter_normalized_direction(model, gen)
+                for split, (x, y) in (("train", (d.x_train, d.y_train)),
+                                      ("test", (d.x_test, d.y_test))):
+                    curve[f"{split}_loss"] += loss_on_plane(model, ce, x, y, direction, None,
+                                                            ts) / cfg.line_directions
+            per_seed.append({k: v.tolist() for k, v in curve.items()})
         lines[kind] = per_seed
     return {"alphas": alphas.tolist(), "curves": curves, "t": ts.tolist(), "lines": lines}, \
         d.source
@@ -217,10 +233,19 @@ def run(cfg: Config, executor: Executor | None = None) -> dict:
     (stored,) = store.sweep([(curve_spec, list(cfg.seeds))],
                             partial(_curves_unit, cfg, params))
     return {"dataset": cfg.dataset, "source": stored.data_source,
-            "criterion": cfg.criterion().describe(),
+            "criterion": cfg.criterion().describe(), "line_directions": cfg.line_directions,
             "endpoints": {k: {"setting": settings[k], "rows": run.result["rows"]}
                           for k, run in zip(ENDPOINTS, trained, strict=True)},
             **stored.result}
+
+
+def paired_difference(a, b) -> dict[str, float | bool]:
+    """``mean(a − b)`` over pairs ``(a[i], b[i])`` ``(n,)`` with its 95% paired t-interval
+    (``scipy.stats.ttest_rel``), keyed like :func:`hw1.intervals.welch_difference`."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    low, high = stats.ttest_rel(a, b).confidence_interval(0.95)
+    return {"difference": float((a - b).mean()), "ci95_low": float(low),
+            "ci95_high": float(high), "excludes_0": bool(low > 0 or high < 0)}
 
 
 def _label(setting: dict) -> str:
@@ -250,10 +275,40 @@ def endpoint_table(results: dict) -> list[dict]:
     return rows
 
 
+def _barriers(results: dict, pair: str) -> np.ndarray:
+    """Per seed: max over α in [0, 1] of the train loss above the chord between its ends."""
+    alphas = np.asarray(results["alphas"])
+    inside = (alphas >= 0) & (alphas <= 1)
+    i0, i1 = int(np.argmin(np.abs(alphas))), int(np.argmin(np.abs(alphas - 1)))
+    out = []
+    for c in results["curves"][pair]:
+        loss = np.asarray(c["train_loss"])
+        out.append(float(np.max((loss - (loss[i0] + (loss[i1] - loss[i0]) * alphas))[inside])))
+    return np.array(out)
+
+
+def barrier_differences(results: dict) -> list[dict]:
+    """Barrier of each independent-init pair minus its same-init pair (95% Welch interval),
+    and of the same-init pairs minus 0 (the control pair changes only the initialization)."""
+    rows = []
+    for factor in ("batch size", "learning rate"):
+        same, indep = (_barriers(results, f"{factor}, {k} init") for k in ("same",
+                                                                             "independent"))
+        rows.append({"comparison": f"{factor}: independent − same init",
+                     **welch_difference(indep, same)})
+    control = _barriers(results, "control: same settings, independent init")
+    for factor in ("batch size", "learning rate"):
+        same = _barriers(results, f"{factor}, same init")
+        rows.append({"comparison": f"control (independent init, same settings) − {factor}, "
+                                   "same init", **welch_difference(control, same)})
+    return rows
+
+
 def pair_table(results: dict) -> list[dict]:
-    """Per pair: the train-loss barrier on the segment (max over α in [0, 1] of L(α) minus the
-    straight line between L(0) and L(1)), the worst test accuracy between the endpoints and
-    the loss at α = ±0.1 beyond each end, mean ± 95% t half-width over seeds."""
+    """Per pair: the distance ‖θ₁ − θ₀‖₂, the train-loss barrier on the segment (max over the
+    grid's α in [0, 1] of L(α) minus the straight line between L(0) and L(1): a lower bound
+    set by the grid), the worst test accuracy on [0, 1] (mean of per-seed minima) and the
+    train loss at both ends, mean ± 95% t half-width over seeds."""
     alphas = np.asarray(results["alphas"])
     inside = (alphas >= 0) & (alphas <= 1)
     i0, i1 = int(np.argmin(np.abs(alphas))), int(np.argmin(np.abs(alphas - 1)))
@@ -265,7 +320,8 @@ def pair_table(results: dict) -> list[dict]:
             chord = loss[i0] + (loss[i1] - loss[i0]) * alphas
             barrier.append(float(np.max((loss - chord)[inside])))
             worst_acc.append(float(np.min(np.asarray(c["test_acc"])[inside])))
-        rows.append({"pair": pair, "train-loss barrier": _ci(barrier),
+        rows.append({"pair": pair, "distance": _ci([c["distance"] for c in per_seed]),
+                     "train-loss barrier": _ci(barrier),
                      "min test acc on [0, 1]": _ci(worst_acc, 4),
                      "train loss at α=0": _ci([c["train_loss"][i0] for c in per_seed]),
                      "train loss at α=1": _ci([c["train_loss"][i1] for c in per_seed])})
@@ -291,26 +347,27 @@ def line_table(results: dict, t_values: tuple[float, ...] = (0.25, 0.5)) -> list
 
 
 def differences_from_base(results: dict, t_abs: float = 0.5) -> list[dict]:
-    """Each large-batch or large-lr endpoint (same- and independent-init pooled) minus the
-    base endpoint, with 95% Welch t-intervals: the filter-normalized train-loss increase at
-    |t| = ``t_abs``, the weight norm, and the test accuracy and loss."""
+    """Each large-batch or large-lr endpoint minus the base endpoint, with a 95% interval:
+    paired over seeds for the same-init partners (they share the base's initialization and
+    directions), Welch for the independent ones. Quantities: the filter-normalized
+    train-loss increase at |t| = ``t_abs``, the weight norm, and the test accuracy and
+    loss."""
     base = results["endpoints"]["base"]
     rows = []
     for other in ("large_batch", "large_lr"):
-        kinds = [other, f"{other}_independent"]
-
-        def column(key: str, kinds: list[str] = kinds) -> list[float]:
-            return [r[key] for k in kinds for r in results["endpoints"][k]["rows"]]
-
-        inc = np.concatenate([_line_increase(results, k, t_abs) for k in kinds])
-        pairs = [(f"ΔL_train at |t|={t_abs:g}", inc, _line_increase(results, "base", t_abs))]
-        pairs += [(key, column(key), column(key, ["base"]))
-                  for key in ("weight_norm", "test_acc", "test_loss")]
-        for what, a, b in pairs:
-            rows.append({"quantity": what,
-                         "comparison": f"{_label(results['endpoints'][other]['setting'])} − "
-                                       f"{_label(base['setting'])}",
-                         "n": f"{len(a)} vs {len(b)}", **welch_difference(a, b)})
+        for kind, compare in ((other, paired_difference),
+                              (f"{other}_independent", welch_difference)):
+            pairs = [(f"ΔL_train at |t|={t_abs:g}", _line_increase(results, kind, t_abs),
+                      _line_increase(results, "base", t_abs))]
+            pairs += [(key, [r[key] for r in results["endpoints"][kind]["rows"]],
+                       [r[key] for r in base["rows"]])
+                      for key in ("weight_norm", "test_acc", "test_loss")]
+            for what, a, b in pairs:
+                rows.append({"quantity": what, "endpoint": kind,
+                             "comparison": f"{_label(results['endpoints'][kind]['setting'])} − "
+                                           f"{_label(base['setting'])}",
+                             "test": "paired" if compare is paired_difference else "Welch",
+                             **compare(a, b)})
     return rows
 
 
@@ -326,7 +383,7 @@ def make_figures(results: dict) -> list[plt.Figure]:
     label = dataset_label(results["source"], results["dataset"])
     seeds = len(results["endpoints"]["base"]["rows"])
     figs = []
-    fig, axes = plt.subplots(2, len(PAIRS), figsize=(16, 7), sharex=True)
+    fig, axes = plt.subplots(2, len(PAIRS), figsize=(19, 7), sharex=True)
     for col, (pair, per_seed) in enumerate(results["curves"].items()):
         a, b = PAIRS[pair]
         for row, metric in enumerate(("loss", "acc")):
@@ -357,7 +414,8 @@ def make_figures(results: dict) -> list[plt.Figure]:
 
     t = np.asarray(results["t"])
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
-    groups = {"base": ["base"], "large_batch": ["large_batch", "large_batch_independent"],
+    groups = {"base": ["base", "base_independent"],
+              "large_batch": ["large_batch", "large_batch_independent"],
               "large_lr": ["large_lr", "large_lr_independent"]}
     for ax, split in zip(axes, ("train", "test"), strict=True):
         for kinds, color in zip(groups.values(), ("C0", "C1", "C2"), strict=True):
@@ -371,8 +429,9 @@ def make_figures(results: dict) -> list[plt.Figure]:
     axes[0].set_ylabel("cross-entropy (log)")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    fig.suptitle(f"{label}: 1-D loss curves around each endpoint (Li et al. 2018; "
-                 "band: min–max over models)", fontsize=10)
+    fig.suptitle(f"{label}: 1-D loss curves around each endpoint, mean over "
+                 f"{results['line_directions']} filter-normalized directions per model (Li et al."
+                 " 2018; band: min–max over models)", fontsize=10)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     save_figure(fig, "interpolation_filter_normalized_lines")
     figs.append(fig)

@@ -1,7 +1,8 @@
 """HW1-3 (number of parameters vs generalization): one MLP structure at widths spanning more
 than two orders of magnitude of parameters, on MNIST and CIFAR-10, several seeds each (the
-seeds of one width trained at once as a stacked ensemble), every width trained on the same
-cosine schedule to its end, so that every width's train loss has flattened."""
+seeds of one width trained at once as a stacked ensemble), every width trained for the same
+budget: one cosine schedule run to its end. How far each width's train loss still moved over
+the last epochs is reported, not assumed."""
 
 from __future__ import annotations
 
@@ -147,19 +148,39 @@ def summary(results: dict) -> list[dict]:
 
 def fitting_regime(results: dict) -> list[dict]:
     """Per dataset: the smallest width whose every seed fits (train accuracy ≥ ``fit_acc``),
-    and the test accuracy difference (95% Welch interval) between each larger width and it:
-    does test accuracy keep changing once the training set is fitted?"""
+    and the test accuracy difference (95% Welch interval) between each larger width that
+    also fits and it: does test accuracy keep changing once the training set is fitted? A
+    row with no difference says when no wider width fits (or none fits at all)."""
     out = []
     for name, res in results.items():
         rows = res["rows"]
         fits = [min(r["train_acc"]) >= res["fit_acc"] for r in rows]
         if True not in fits:
+            out.append({"dataset": name, "first fitting width": "none"})
             continue
         first = fits.index(True)
-        for r in rows[first + 1:]:
-            out.append({"dataset": name, "width": r["width"], "params": r["n_params"],
-                        "minus width": rows[first]["width"],
+        wider = [r for r, f in zip(rows[first + 1:], fits[first + 1:], strict=True) if f]
+        if not wider:
+            out.append({"dataset": name, "first fitting width": rows[first]["width"],
+                        "width": "no wider width in the sweep"})
+        for r in wider:
+            out.append({"dataset": name, "first fitting width": rows[first]["width"],
+                        "width": r["width"], "params": r["n_params"],
                         **welch_difference(r["test_acc"], rows[first]["test_acc"])})
+    return out
+
+
+def differences_from_lowest_test_loss(results: dict, key: str = "test_acc") -> list[dict]:
+    """Per dataset, each wider width minus the width with the lowest mean test loss, in
+    ``key``, with its 95% Welch interval: do accuracy and loss move together past it?"""
+    out = []
+    for name, res in results.items():
+        rows = res["rows"]
+        ref = int(np.argmin([np.mean(r["test_loss"]) for r in rows]))
+        for r in rows[ref + 1:]:
+            out.append({"dataset": name, "quantity": key,
+                        "widths": f"{r['width']} − {rows[ref]['width']}",
+                        **welch_difference(r[key], rows[ref][key])})
     return out
 
 
@@ -178,8 +199,8 @@ def consecutive_differences(results: dict, key: str = "test_acc") -> list[dict]:
 
 def make_figures(results: dict) -> list[plt.Figure]:
     """Per dataset: loss and accuracy vs number of parameters (log x), train solid, test
-    dashed, mean ± 95% t interval; and the test accuracy of the widths that fit their training
-    set, on an axis of its own."""
+    dashed, mean ± 95% t interval; and the test accuracy of widths ≥ 16 on an axis of its
+    own, with the seeds and the widths that fit their training set marked."""
     figs = []
     for name, res in results.items():
         rows = res["rows"]
@@ -189,31 +210,36 @@ def make_figures(results: dict) -> list[plt.Figure]:
                                 (axes[1], "acc", "accuracy")):
             for split, fmt, color in (("train", "o-", "C0"), ("test", "s--", "C3")):
                 mean, half = np.array([t_interval(r[f"{split}_{key}"]) for r in rows]).T
-                ax.errorbar(params, mean, yerr=half, fmt=fmt, color=color, ms=3, capsize=2,
-                            label=split)
+                # an accuracy interval is drawn clipped to [0, 1]; a loss one to (0, ∞)
+                low = np.minimum(half, mean) if key == "acc" else np.minimum(half, 0.999 * mean)
+                high = np.minimum(half, 1 - mean) if key == "acc" else half
+                ax.errorbar(params, mean, yerr=[low, high], fmt=fmt, color=color, ms=3,
+                            capsize=2, label=split)
             ax.set(xscale="log", xlabel="number of parameters (log)", ylabel=ylabel)
         axes[0].set_yscale("log")
         axes[0].set_title("loss")
-        axes[1].set_title("accuracy (all widths)")
-        fits = [min(r["train_acc"]) >= res["fit_acc"] for r in rows]
-        zoom = [r for r, f in zip(rows, fits, strict=True) if f]
-        if zoom:
-            p = np.array([r["n_params"] for r in zoom])
-            mean, half = np.array([t_interval(r["test_acc"]) for r in zoom]).T
-            axes[2].errorbar(p, mean, yerr=half, fmt="s--", color="C3", ms=3, capsize=2)
-            for r in zoom:
-                axes[2].plot([r["n_params"]] * len(r["test_acc"]), r["test_acc"], ".",
-                             color="C3", alpha=0.4, ms=3)
-            axes[2].set(xscale="log", xlabel="number of parameters (log)",
-                        ylabel="test accuracy (zoomed)")
-        axes[2].set_title(f"test accuracy of widths that fit (train acc ≥ "
-                          f"{100 * res['fit_acc']:g}%)")
+        axes[1].set_title("accuracy, all widths (intervals clipped to [0, 1])")
+        zoom = [r for r in rows if r["width"] >= 16]
+        p = np.array([r["n_params"] for r in zoom])
+        mean, half = np.array([t_interval(r["test_acc"]) for r in zoom]).T
+        axes[2].errorbar(p, mean, yerr=half, fmt="s--", color="C3", ms=3, capsize=2)
+        for r in zoom:
+            axes[2].plot([r["n_params"] * 1.08] * len(r["test_acc"]), r["test_acc"], ".",
+                         color="k", alpha=0.5, ms=3)
+        for r in zoom:
+            if min(r["train_acc"]) >= res["fit_acc"]:
+                axes[2].axvspan(r["n_params"] / 1.3, r["n_params"] * 1.3, color="grey",
+                                alpha=0.12, lw=0)
+        axes[2].set(xscale="log", xlabel="number of parameters (log)",
+                    ylabel="test accuracy (zoomed)")
+        axes[2].set_title(f"test accuracy, widths ≥ 16 (black dots: seeds; shaded: every "
+                          f"seed ≥ {100 * res['fit_acc']:g}% train acc)", fontsize=9)
         handles, labels = axes[1].get_legend_handles_labels()
         fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
         seeds = len(rows[0]["train_loss"])
         fig.suptitle(f"{dataset_label(res['source'], name)}: one MLP structure at "
                      f"{len(params)} widths, {res['epochs']} cosine epochs each ({seeds} seeds: "
-                     "mean ± 95% t interval; dots: seeds)", fontsize=10)
+                     "mean ± 95% t interval)", fontsize=10)
         fig.tight_layout(rect=(0, 0.06, 1, 1))
         save_figure(fig, f"params_vs_generalization_{name}")
         figs.append(fig)

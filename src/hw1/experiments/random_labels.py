@@ -143,6 +143,55 @@ def _ci(values, digits: int = 3) -> str:
     return f"{mean:.{digits}g} ± {half:.2g}"
 
 
+def _control(results: dict) -> list[dict]:
+    """The true-label runs (corruption 0), which every comparison is made against."""
+    if 0 not in results["levels"]:
+        raise ValueError(f"no true-label control: corruption levels are "
+                         f"{list(results['levels'])}; include 0.0 in Config.corruption")
+    return results["levels"][0]
+
+
+def _epochs_to(run: dict, threshold: float) -> float:
+    """First recorded epoch at which the train accuracy (own labels) is ≥ ``threshold``
+    (NaN if never)."""
+    h = run["history"]
+    return next((float(e) for e, a in zip(h["epoch"], h["train_acc"], strict=True)
+                 if a >= threshold), float("nan"))
+
+
+def epochs_to_reach(results: dict, thresholds: tuple[float, ...] = (0.9, 0.95, 0.99)
+                    ) -> list[dict]:
+    """Per corruption level: epochs until the train accuracy on the model's own labels first
+    reaches each threshold (mean ± 95% t half-width over seeds, from the recorded history),
+    and that mean as a multiple of the control's."""
+    control = _control(results)
+    out = []
+    for level, rows in results["levels"].items():
+        row = {"corrupted": level}
+        for t in thresholds:
+            epochs = [_epochs_to(r, t) for r in rows]
+            base = np.mean([_epochs_to(r, t) for r in control])
+            row[f"to {t:.0%}"] = _ci(epochs)
+            row[f"÷ control ({t:.0%})"] = round(float(np.mean(epochs) / base), 1)
+        out.append(row)
+    return out
+
+
+def level_differences(results: dict, thresholds: tuple[float, ...] = (0.9, 0.99)
+                      ) -> list[dict]:
+    """Epochs to reach each threshold: each corrupted level minus the next lower one (95%
+    Welch interval; the levels share seeds, initializations and batch orders, so Welch is
+    conservative here)."""
+    levels = sorted(results["levels"])
+    out = []
+    for t in thresholds:
+        for low, high in zip(levels, levels[1:], strict=False):
+            out.append({"threshold": f"{t:.0%}", "levels": f"{high:g} − {low:g}",
+                        **welch_difference([_epochs_to(r, t) for r in results["levels"][high]],
+                                           [_epochs_to(r, t) for r in results["levels"][low]])})
+    return out
+
+
 def summary(results: dict) -> list[dict]:
     """Per corruption level: labels actually changed, runs that fit, epochs run (the epochs to
     fit when every run fit; a run that hit the cap counts its cap, a lower bound) and its
@@ -150,7 +199,7 @@ def summary(results: dict) -> list[dict]:
     train accuracy on the corrupted and on the true labels, test error (mean ± 95% t
     half-width over seeds)."""
     out = []
-    control = np.mean([r["epochs"] for r in results["levels"][min(results["levels"])]])
+    control = np.mean([r["epochs"] for r in _control(results)])
     for level, rows in results["levels"].items():
         col = {k: [r[k] for r in rows] for k in rows[0] if k != "history"}
         out.append({"corrupted": level, "labels changed": _ci(col["labels_changed"]),
@@ -168,11 +217,10 @@ def differences_from_control(results: dict) -> list[dict]:
     """Each corruption level minus the true-label control: epochs to fit and test error,
     with 95% Welch t-intervals."""
     levels = results["levels"]
-    control = min(levels)
-    base = levels[control]
+    base = _control(results)
     rows = []
     for level, runs in levels.items():
-        if level == control:
+        if level == 0:
             continue
         for key, f in (("epochs to fit", lambda r: r["epochs"]),
                        ("test error", lambda r: 1 - r["test_acc"])):
@@ -199,7 +247,8 @@ def make_figures(results: dict) -> list[plt.Figure]:
     axes[0].set(yscale="log", xlabel="epoch", ylabel="cross-entropy on own labels (log)",
                 title="train loss")
     axes[1].set(xlabel="epoch", ylabel="accuracy on own labels", title="train accuracy")
-    axes[1].axhline(results["target_train_acc"], color="grey", lw=0.8)
+    axes[1].axhline(results["target_train_acc"], color="grey", lw=0.8, ls="--",
+                    label=f"criterion ({results['target_train_acc']:.0%})")
     x = np.array(list(levels))
     for ax, key, ylabel in ((axes[2], "epochs", "epochs to fit"),
                             (axes[3], "test_error", f"test error ({results['n_test']:,} "
@@ -209,15 +258,18 @@ def make_figures(results: dict) -> list[plt.Figure]:
         mean, half = np.array([t_interval(v) for v in vals]).T
         ax.errorbar(x, mean, yerr=half, fmt="o-", color="k", ms=4, capsize=3)
         for xi, v in zip(x, vals, strict=True):
-            ax.plot(np.full(len(v), xi), v, ".", color="grey", ms=4)
+            ax.plot(xi + np.linspace(-0.02, 0.02, len(v)), v, ".", color="C1", ms=5)
         ax.set(xlabel="fraction of training labels randomized", ylabel=ylabel)
+    axes[3].axhline(0.9, color="grey", lw=0.8, ls=":")
+    axes[3].text(0.02, 0.9, "chance", color="grey", va="bottom", fontsize=8)
     axes[2].set_title("time to fit (mean ± 95% t; dots: seeds)")
     axes[3].set_title("test error (mean ± 95% t; dots: seeds)")
-    handles, labels_ = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels_, loc="lower center", ncol=len(levels), frameon=False)
+    handles, labels_ = axes[1].get_legend_handles_labels()
+    fig.legend(handles, labels_, loc="lower center", ncol=len(levels) + 1, frameon=False)
     seeds = len(next(iter(levels.values())))
     fig.suptitle(f"{label}: label-corruption sweep, {seeds} seeds per level, each trained to "
-                 f"{results['criterion']} (band: min–max over seeds)", fontsize=10)
+                 f"{results['criterion']}\n(line: mean of the seeds still training, each run "
+                 "stops at its fit; band: their min–max)", fontsize=10)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     save_figure(fig, "random_labels_corruption_sweep")
     return [fig]
