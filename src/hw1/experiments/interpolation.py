@@ -288,8 +288,9 @@ def _barriers(results: dict, pair: str) -> np.ndarray:
 
 
 def barrier_differences(results: dict) -> list[dict]:
-    """Barrier of each independent-init pair minus its same-init pair (95% Welch interval),
-    and of the same-init pairs minus 0 (the control pair changes only the initialization)."""
+    """Barrier of each independent-init pair minus its same-init pair, and of the control
+    pair (same settings, independent seed: initialization and batch order) minus each
+    same-init pair, with 95% Welch intervals."""
     rows = []
     for factor in ("batch size", "learning rate"):
         same, indep = (_barriers(results, f"{factor}, {k} init") for k in ("same",

@@ -180,8 +180,8 @@ def epochs_to_reach(results: dict, thresholds: tuple[float, ...] = (0.9, 0.95, 0
 def level_differences(results: dict, thresholds: tuple[float, ...] = (0.9, 0.99)
                       ) -> list[dict]:
     """Epochs to reach each threshold: each corrupted level minus the next lower one (95%
-    Welch interval; the levels share seeds, initializations and batch orders, so Welch is
-    conservative here)."""
+    Welch interval; it ignores that the levels share seeds, initializations and batch
+    orders)."""
     levels = sorted(results["levels"])
     out = []
     for t in thresholds:

@@ -5,7 +5,7 @@ generalization gap.
 
 Regimes:
     ``equal_epochs``: the homework's sweep, every batch size for the same number of epochs
-        (so a batch of 16 takes 256 times as many steps as a batch of 4096);
+        (so a batch of 16 takes about 200 times as many steps as a batch of 4096);
     ``criterion``: every batch size until the same train-loss target, under a step cap (a run
         that hits the cap is kept and marked).
 The learning rate is the same for every batch size in both regimes (Keskar et al.'s protocol:
