@@ -39,12 +39,16 @@ class Config(ExperimentConfig):
             this many epochs earlier.
         fit_acc: train accuracy from which a width counts as fitting its training set (the
             over-parameterized regime in the tables).
+        check_epochs, check_from_width: the budget check trains every width from
+            ``check_from_width`` on again with a ``check_epochs``-epoch cosine schedule, to
+            measure how much the results move when the budget grows.
         seeds: one run per seed and width.
     """
 
     name: ClassVar[str] = "params_vs_generalization"
     positive: ClassVar[tuple[str, ...]] = ("n_train", "n_test", "widths", "epochs",
-                                           "batch_size", "lr", "flat_epochs", "fit_acc")
+                                           "batch_size", "lr", "flat_epochs", "fit_acc",
+                                           "check_epochs", "check_from_width")
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"datasets": DATASETS}
     datasets: tuple[str, ...] = ("mnist", "cifar10")
     n_train: int = 10_000
@@ -55,6 +59,8 @@ class Config(ExperimentConfig):
     lr: float = 1e-3
     flat_epochs: int = 4
     fit_acc: float = 0.99
+    check_epochs: int = 40
+    check_from_width: int = 64
     seeds: tuple[int, ...] = (0, 1, 2)
 
     def __post_init__(self) -> None:
@@ -66,21 +72,26 @@ class Config(ExperimentConfig):
             raise ValueError(f"fit_acc is a fraction in (0, 1], got {self.fit_acc}")
         if len(self.seeds) < 2:
             raise ValueError(f"need at least 2 seeds for intervals, got {self.seeds}")
+        if self.check_epochs <= self.epochs:
+            raise ValueError(f"check_epochs ({self.check_epochs}) must exceed epochs "
+                             f"({self.epochs}): the check measures a longer budget")
 
 
 Config.register(full=Config(), smoke=Config(datasets=("digits",), n_train=500, n_test=200,
                                             widths=(2, 8, 32), epochs=3, flat_epochs=1,
-                                            fit_acc=0.9, seeds=(0, 1)))
+                                            fit_acc=0.9, check_epochs=6, check_from_width=32,
+                                            seeds=(0, 1)))
 
 
-def _train(cfg: Config, data, width: int) -> tuple[dict, str]:
+def _train(cfg: Config, data, width: int, epochs: int) -> tuple[dict, str]:
     models = []
     for seed in cfg.seeds:
         torch.manual_seed(seed)
         models.append(image_mlp(data.input_shape, (width, width), data.num_classes))
     hists, _ = train_ensemble(models, data.x_train, data.y_train, data.x_test, data.y_test,
-                              epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                              seeds=cfg.seeds, schedule="cosine", desc=f"width {width}")
+                              epochs=epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                              seeds=cfg.seeds, schedule="cosine",
+                              desc=f"width {width}, {epochs} epochs")
     final = {k: [getattr(h, k)[-1] for h in hists] for k in METRICS}
     curves = {"train_loss_curve": [h.train_loss for h in hists],
               "test_acc_curve": [h.test_acc for h in hists]}
@@ -89,7 +100,8 @@ def _train(cfg: Config, data, width: int) -> tuple[dict, str]:
 
 
 def _unit(cfg: Config, spec: dict, seeds: list[int]) -> tuple[dict, str]:
-    return _train(cfg, load_subset(spec["dataset"], cfg.n_train, cfg.n_test), spec["width"])
+    return _train(cfg, load_subset(spec["dataset"], cfg.n_train, cfg.n_test), spec["width"],
+                  spec["epochs"])
 
 
 def run(cfg: Config, executor: Executor | None = None) -> dict[str, dict]:
@@ -101,18 +113,22 @@ def run(cfg: Config, executor: Executor | None = None) -> dict[str, dict]:
         executor: runs the missing (dataset, width) ensembles; None: here, one after another.
     """
     base = {k: v for k, v in cfg.to_dict().items()
-            if k not in ("datasets", "widths", "flat_epochs", "fit_acc")}
+            if k not in ("datasets", "widths", "flat_epochs", "fit_acc", "check_epochs",
+                         "check_from_width")}
     specs = [{**base, "dataset": name, "width": width}
              for name in cfg.datasets for width in cfg.widths]
-    runs = RunStore(cfg.name).sweep([(s, list(cfg.seeds)) for s in specs], partial(_unit, cfg),
-                                    executor=executor)
+    checks = [{**s, "epochs": cfg.check_epochs} for s in specs
+              if s["width"] >= cfg.check_from_width]
+    runs = RunStore(cfg.name).sweep([(s, list(cfg.seeds)) for s in specs + checks],
+                                    partial(_unit, cfg), executor=executor)
     out: dict[str, dict] = {}
-    for spec, stored in zip(specs, runs, strict=True):
-        entry = out.setdefault(spec["dataset"], {"rows": [], "source": None,
+    for spec, stored in zip(specs + checks, runs, strict=True):
+        entry = out.setdefault(spec["dataset"], {"rows": [], "check_rows": [], "source": None,
                                                  "epochs": cfg.epochs,
+                                                 "check_epochs": cfg.check_epochs,
                                                  "flat_epochs": cfg.flat_epochs,
                                                  "fit_acc": cfg.fit_acc})
-        entry["rows"].append(stored.result)
+        entry["rows" if spec["epochs"] == cfg.epochs else "check_rows"].append(stored.result)
         entry["source"] = stored.data_source
     return out
 
@@ -167,6 +183,30 @@ def fitting_regime(results: dict) -> list[dict]:
             out.append({"dataset": name, "first fitting width": rows[first]["width"],
                         "width": r["width"], "params": r["n_params"],
                         **welch_difference(r["test_acc"], rows[first]["test_acc"])})
+    return out
+
+
+def budget_check(results: dict) -> list[dict]:
+    """Per dataset and checked width: the final train accuracy, test accuracy and test loss
+    after the main budget and after the longer one (means over seeds), the test differences
+    longer − main with 95% Welch intervals, and the largest train-loss drop over the last
+    ``flat_epochs`` epochs of the longer run."""
+    out = []
+    for name, res in results.items():
+        main = {r["width"]: r for r in res["rows"]}
+        for r in res["check_rows"]:
+            m = main[r["width"]]
+            acc = welch_difference(r["test_acc"], m["test_acc"])
+            loss = welch_difference(r["test_loss"], m["test_loss"])
+            out.append({"dataset": name, "width": r["width"],
+                        f"train acc {res['epochs']}→{res['check_epochs']} ep":
+                            f"{np.mean(m['train_acc']):.4f} → {np.mean(r['train_acc']):.4f}",
+                        "test acc diff": f"{acc['difference']:+.4f} [{acc['ci95_low']:.4f}, "
+                                         f"{acc['ci95_high']:.4f}]",
+                        "test loss diff": f"{loss['difference']:+.4f} [{loss['ci95_low']:.4f}, "
+                                          f"{loss['ci95_high']:.4f}]",
+                        f"drop, last {res['flat_epochs']} ep":
+                            f"{_flattening(r, res['flat_epochs']).max():.1%}"})
     return out
 
 
