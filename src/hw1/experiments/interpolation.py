@@ -315,14 +315,9 @@ def pair_table(results: dict) -> list[dict]:
     i0, i1 = int(np.argmin(np.abs(alphas))), int(np.argmin(np.abs(alphas - 1)))
     rows = []
     for pair, per_seed in results["curves"].items():
-        barrier, worst_acc = [], []
-        for c in per_seed:
-            loss = np.asarray(c["train_loss"])
-            chord = loss[i0] + (loss[i1] - loss[i0]) * alphas
-            barrier.append(float(np.max((loss - chord)[inside])))
-            worst_acc.append(float(np.min(np.asarray(c["test_acc"])[inside])))
+        worst_acc = [float(np.min(np.asarray(c["test_acc"])[inside])) for c in per_seed]
         rows.append({"pair": pair, "distance": _ci([c["distance"] for c in per_seed]),
-                     "train-loss barrier": _ci(barrier),
+                     "train-loss barrier": _ci(_barriers(results, pair)),
                      "min test acc on [0, 1]": _ci(worst_acc, 4),
                      "train loss at α=0": _ci([c["train_loss"][i0] for c in per_seed]),
                      "train loss at α=1": _ci([c["train_loss"][i1] for c in per_seed])})

@@ -350,9 +350,10 @@ def _series(ax: plt.Axes, results: dict, key: str, regime: str, color: str, ls: 
             ax.plot(np.full(capped.sum(), bs * offset), vals[capped], "kx", ms=5)
 
 
-def make_figures(results: dict) -> list[plt.Figure]:
+def make_figures(results: dict, taus: list[dict] | None = None) -> list[plt.Figure]:
     """(1) everything against batch size, both regimes; (2) ε scaling of the raw sharpness;
-    (3) each measure against the loss gap over all models, with Kendall τ."""
+    (3) each measure against the loss gap over all models, with Kendall τ (``taus``: the
+    :func:`rank_correlations` table if already computed, else computed here)."""
     x = np.asarray(results["batch_sizes"])
     label = dataset_label(results["source"], results["dataset"])
     colors = {"equal_epochs": "C0", "criterion": "C1"}
@@ -411,7 +412,8 @@ def make_figures(results: dict) -> list[plt.Figure]:
     save_figure(fig, "sharpness_epsilon_scaling")
     figs.append(fig)
 
-    taus = {(t["measure"], t["gap"], t["models"]): t for t in rank_correlations(results)}
+    taus = {(t["measure"], t["gap"], t["models"]): t
+            for t in (taus if taus is not None else rank_correlations(results))}
     fig, axes = plt.subplots(2, 3, figsize=(13, 7.5))
     markers = dict(zip(x, "os^Dv<>p", strict=False))
     for ax, key in zip(axes.flat, MEASURES, strict=True):
