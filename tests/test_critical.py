@@ -187,14 +187,14 @@ def test_refine_rejects_bad_settings(kwargs, match):
         refine_critical_point(FreeVector([0.0, 0.0]), cubic_saddle, *NO_DATA, **kwargs)
 
 
-def test_minimal_ratio_tolerance_sweep_and_counts_on_a_known_spectrum():
+def test_minimal_ratio_cutoff_sweep_and_counts_on_a_known_spectrum():
     import numpy as np
 
-    from hw1.experiments.minimal_ratio import counts, ratio_vs_tau
+    from hw1.experiments.minimal_ratio import counts, ratio_vs_cutoff
 
     eig = np.array([[-2.0, -1e-9, 0.0, 1e-7, 1e-3, 4.0]])  # max|λ| = 4
-    taus = np.array([0.0, 1e-9, 1e-6, 1e-2])
-    # λ > τ·4: τ=0 -> {1e-7, 1e-3, 4}; 4e-9 -> same; 4e-6 -> {1e-3, 4}; 0.04 -> {4}
-    np.testing.assert_allclose(ratio_vs_tau(eig, taus), [[3 / 6, 3 / 6, 2 / 6, 1 / 6]])
+    cutoffs = np.array([0.0, 1e-9, 1e-6, 1e-2])
+    # λ > λ_cut·4: 0 -> {1e-7, 1e-3, 4}; 4e-9 -> same; 4e-6 -> {1e-3, 4}; 0.04 -> {4}
+    np.testing.assert_allclose(ratio_vs_cutoff(eig, cutoffs), [[3 / 6, 3 / 6, 2 / 6, 1 / 6]])
     c = counts(eig, 1e-6)
     assert (c["negative"][0], c["near_zero"][0], c["positive"][0]) == (1, 3, 2)

@@ -50,7 +50,7 @@ def test_compute_path_follows_imports_and_leaves_out_presentation():
      "ax.set_title(title, fontsize=10)"),
     ("hw1.plotting", "def save_figure(", "def save_figure_renamed(x): ...\n\n\ndef save_figure("),
     # a summary (post-processing of stored results)
-    (ENTRY, '{"pair": pair, "distance"', '{"pair": pair.upper(), "distance"'),
+    (ENTRY, '{"pair": pair, "‖θ₁ − θ₀‖₂"', '{"pair": pair.upper(), "‖θ₁ − θ₀‖₂"'),
     # docstrings, comments and formatting of compute code
     ("hw1.training", '"""Mean loss and accuracy of', '"""The mean loss and accuracy of'),
     ("hw1.training", "    was_training = model.training\n",

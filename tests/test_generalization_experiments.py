@@ -172,3 +172,40 @@ def test_directions_are_drawn_apart_from_the_initializations():
 
     assert corr(torch.Generator().manual_seed(0)) > 0.2  # coupled: what the test guards
     assert corr(torch.Generator().manual_seed(interpolation.DIRECTION_SEED)) < 0.1
+
+
+def _corruption_results():
+    """Two corruption levels, 3 seeds each, with histories reaching 90% and 99% at known
+    epochs (control: 1 and 2; p = 1: 4 and 6, 5 and 7, 6 and 8)."""
+    def run(e90, e99, acc):
+        epochs = list(range(e99 + 1))
+        train = [0.99 if e >= e99 else 0.9 if e >= e90 else 0.5 for e in epochs]
+        return {"epochs": e99, "reached": True, "test_acc": acc, "history":
+                {"epoch": epochs, "train_acc": train, "train_loss": [1.0] * len(epochs)}}
+    return {"levels": {0.0: [run(1, 2, 0.9)] * 3,
+                       1.0: [run(4, 6, 0.1), run(5, 7, 0.12), run(6, 8, 0.11)]}}
+
+
+def test_random_labels_tables_time_the_first_crossing_of_each_threshold():
+    res = _corruption_results()
+    times = random_labels.epochs_to_reach(res)
+    assert list(times["to 90%"]) == ["1 ± 0", "5 ± 2.5"]  # t(2) · 1 / √3 = 2.48
+    assert list(times["÷ control (99%)"]) == ["1", "3.5"]
+    steps = random_labels.level_differences(res)
+    assert list(steps["levels"]) == ["1 − 0", "1 − 0"] and len(steps) == 2
+    assert steps["difference [95% CI]"].iloc[0].startswith("+4 [")
+    control = random_labels.differences_from_control(res)
+    assert control["test error: CI excludes 0"].iloc[0] == "yes"
+
+
+def test_params_tables_show_one_row_per_width_pair_with_welch_cells():
+    def row(width, acc, loss):
+        return {"width": width, "n_params": 10 * width, "test_acc": acc, "test_loss": loss}
+    res = {"mnist": {"source": "MNIST", "rows": [
+        row(2, [0.5, 0.6, 0.55], [2.0, 2.1, 2.2]), row(4, [0.8, 0.81, 0.82], [1.0, 1.1, 1.0]),
+        row(8, [0.8, 0.81, 0.82], [1.5, 1.6, 1.5])]}}
+    cons = params_vs_generalization.consecutive_differences(res, "mnist")
+    assert list(cons["widths"]) == ["4 − 2", "8 − 4"]
+    assert list(cons["test acc: CI excludes 0"]) == ["yes", "no"]
+    low = params_vs_generalization.differences_from_lowest_test_loss(res)
+    assert list(low["widths"]) == ["8 − 4"] and list(low["dataset"]) == ["MNIST"]

@@ -41,3 +41,38 @@ def test_smoke_profile_never_targets_committed_figures_or_full_store(monkeypatch
     monkeypatch.setenv("HW1_PROFILE", "full")
     assert figures_dir() == REPO_ROOT / "figures"
     assert runs_dir() == REPO_ROOT / "data" / "runs"
+
+
+def test_band_is_the_95_percent_t_interval_over_seeds():
+    from scipy import stats
+
+    from hw1.plotting import t_band
+
+    runs = np.array([[1.0, 2.0, 5.0], [2.0, 4.0, np.nan], [4.0, 9.0, np.nan]])
+    mean, low, high = t_band(runs)
+    # column 0: mean 7/3, sd sqrt(7/3), half = t_{0.975,2} * sd / sqrt(3)
+    half = stats.t.ppf(0.975, 2) * np.sqrt(7 / 3) / np.sqrt(3)
+    assert mean[0] == pytest.approx(7 / 3) and high[0] - mean[0] == pytest.approx(half)
+    assert low[0] == pytest.approx(7 / 3 - half)
+    assert (low[2], mean[2], high[2]) == (5.0, 5.0, 5.0)  # one run: no band
+
+
+def test_a_figure_too_wide_for_the_readme_is_refused_but_still_written(tmp_path):
+    from hw1.plotting import MAX_WIDTH_PX, png_width
+
+    fig, ax = plt.subplots(figsize=(16, 3))
+    ax.plot([0, 1], [0, 1])
+    with pytest.raises(ValueError, match="px wide"):
+        save_figure(fig, "too_wide")
+    path = tmp_path / "figures" / "too_wide.png"
+    assert png_width(path) > MAX_WIDTH_PX
+    assert save_figure(fig, "too_wide", wide_ok=True) == path
+    plt.close("all")
+
+
+def test_committed_figures_read_at_readme_width():
+    from hw1.plotting import MAX_WIDTH_PX, png_width
+
+    wide = {p.name: png_width(p) for p in (REPO_ROOT / "figures").glob("*.png")
+            if png_width(p) > MAX_WIDTH_PX}
+    assert not wide, f"figures wider than {MAX_WIDTH_PX} px: {wide}"

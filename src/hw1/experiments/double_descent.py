@@ -140,32 +140,98 @@ def _column(entry: dict, key: str, epoch: int | None = None) -> np.ndarray:
     return np.array([r[key] for r in entry["rows"]], dtype=float)
 
 
-def first_interpolating(results: dict) -> dict | None:
-    """The first width at which every seed has exactly zero training error on the noisy
-    labels (None if none does)."""
+def first_width(results: dict, key: str = "train_error", value: float = 0.0) -> dict | None:
+    """The first width at which every seed has ``key`` exactly equal to ``value`` at the end
+    of training.
+
+    Args:
+        results: from :func:`run`.
+        key: a per-seed quantity (``train_error``, ``noisy_labels_fitted``, ...).
+        value: the value every seed must have (0 train error; 1: every changed label fitted).
+
+    Returns:
+        That width's entry of ``results["widths"]``, or None if no width has it.
+    """
     for e in results["widths"]:
-        if np.all(_column(e, "train_error") == 0):
+        if np.all(_column(e, key) == value):
             return e
     return None
 
 
-def _ci(values, digits: int = 3) -> str:
-    mean, half = t_interval(values)
-    return f"{mean:.{digits}g} ± {half:.2g}"
+def first_interpolating(results: dict) -> dict | None:
+    """The first width at which every seed has exactly zero training error on the noisy
+    labels (None if none does)."""
+    return first_width(results, "train_error", 0.0)
 
 
 def summary(results: dict) -> list[dict]:
     """Per width: parameters (and as a multiple of n·K), train error on the noisy labels,
-    the fraction of the noisy labels fitted, test error and loss, train loss (mean ± 95% t
-    half-width over seeds)."""
+    the fraction of the changed labels fitted, test error and loss, train loss (mean ± 95% t
+    half-width over seeds, as text)."""
+    from hw1.report import ci
+
     return [{"width": e["width"], "params": e["n_params"],
-             "params / nK": round(e["n_params"] / results["threshold"], 3),
-             "train error": _ci(_column(e, "train_error")),
-             "noisy labels fitted": _ci(_column(e, "noisy_labels_fitted")),
-             "test error": _ci(_column(e, "test_error")),
-             "train loss": _ci(_column(e, "train_loss")),
-             "test loss": _ci(_column(e, "test_loss"))}
+             "params / n·K": e["n_params"] / results["threshold"],
+             "train error (noisy labels)": ci(_column(e, "train_error")),
+             "changed labels fitted": ci(_column(e, "noisy_labels_fitted")),
+             "test error": ci(_column(e, "test_error")),
+             "train loss": ci(_column(e, "train_loss")),
+             "test loss": ci(_column(e, "test_loss"))}
             for e in results["widths"]]
+
+
+def summary_table(results: dict,
+                  shown: tuple[int, ...] = (2, 6, 8, 10, 16, 20, 30, 40, 50, 100, 200, 400)):
+    """:func:`summary` as a display table; every width goes to
+    ``tables/double_descent_by_width.csv``.
+
+    Args:
+        results: from :func:`run`.
+        shown: the widths displayed when there are more widths than a shown table holds
+            (all of them otherwise).
+
+    Returns:
+        A DataFrame, one row per shown width.
+    """
+    from hw1.report import MAX_ROWS, long_table
+
+    rows = summary(results)
+    keep = (None if len(rows) <= MAX_ROWS
+            else [i for i, r in enumerate(rows) if r["width"] in shown])
+    return long_table(rows, "double_descent_by_width", keep=keep)
+
+
+def landmarks(results: dict):
+    """Where things happen, in parameters and as a multiple of n·K: the test-error and
+    test-loss peaks (:func:`peak`), the first width at which every seed fits every changed
+    label, the first width with zero train error in every seed (both at the end of
+    training), and n·K itself.
+
+    Args:
+        results: from :func:`run`.
+
+    Returns:
+        A DataFrame with columns ``where``, ``width``, ``params``, ``params / n·K``.
+    """
+    from hw1.report import table
+
+    by_width = {e["width"]: e for e in results["widths"]}
+    found = []
+    for key in ("test_error", "test_loss"):
+        rows = peak(results, key)
+        found.append((f"{key.replace('_', ' ')} peak",
+                      by_width[rows[0]["peak width"]] if rows else None))
+    found.append(("first width fitting every changed label (every seed)",
+                  first_width(results, "noisy_labels_fitted", 1.0)))
+    found.append(("first width with 0 train error (every seed)", first_interpolating(results)))
+    out = [{"where": name, "width": e["width"], "params": e["n_params"],
+            "params / n·K": e["n_params"] / results["threshold"]} if e is not None
+           else {"where": name, "width": "none", "params": "", "params / n·K": ""}
+           for name, e in found]
+    out.append({"where": f"n·K = {results['n_train']:,} images × {results['num_classes']} "
+                         "classes", "width": "", "params": results["threshold"],
+                "params / n·K": 1.0})
+    return table(out)
 
 
 def peak(results: dict, key: str = "test_error", epoch: int | None = None) -> list[dict]:
@@ -185,8 +251,8 @@ def peak(results: dict, key: str = "test_error", epoch: int | None = None) -> li
 
     Returns:
         Two rows, each a difference with its 95% Welch t-interval: peak minus classical
-        optimum, and peak minus the largest width; with the peak's parameters as a multiple
-        of n·K. Empty when there is no peak.
+        optimum, and peak minus the largest width (``minus width``); with the peak's
+        parameters as a multiple of n·K. Empty when there is no peak.
     """
     widths = results["widths"]
     means = np.array([_column(e, key, epoch).mean() for e in widths])
@@ -205,9 +271,37 @@ def peak(results: dict, key: str = "test_error", epoch: int | None = None) -> li
                      "peak width": widths[top]["width"], "peak params": widths[top]["n_params"],
                      "peak params / nK": round(widths[top]["n_params"] / results["threshold"], 3),
                      "minus": f"{name} (width {widths[other]['width']})",
+                     "minus width": widths[other]["width"],
                      **welch_difference(_column(widths[top], key, epoch),
                                         _column(widths[other], key, epoch))})
     return rows
+
+
+def peak_table(results: dict):
+    """The test-error and test-loss peaks at the end of training, each minus the classical
+    optimum and minus the largest width, with the 95% Welch interval of the difference.
+
+    Args:
+        results: from :func:`run`.
+
+    Returns:
+        A DataFrame, two rows per quantity (one row saying "none" if it has no peak).
+    """
+    from hw1.report import diff, table
+
+    out = []
+    for key in ("test_error", "test_loss"):
+        rows = peak(results, key)
+        if not rows:
+            out.append({"quantity": key.replace("_", " "), "peak width": "none"})
+        for r in rows:
+            out.append({"quantity": key.replace("_", " "), "peak width": r["peak width"],
+                        "peak params / n·K": r["peak params"] / results["threshold"],
+                        "compared with": r["minus"],
+                        "peak minus it [95% CI]": diff(r["difference"], r["ci95_low"],
+                                                       r["ci95_high"]),
+                        "CI excludes 0": r["excludes_0"]})
+    return table(out)
 
 
 def recorded_epochs(results: dict) -> list[int]:
@@ -215,19 +309,37 @@ def recorded_epochs(results: dict) -> list[int]:
     return [ep for ep in results["widths"][0]["rows"][0]["history"]["epoch"] if ep > 0]
 
 
-def error_by_epoch(results: dict, key: str = "test_error") -> list[dict]:
-    """Per width: the mean of ``key`` over seeds at every recorded epoch (the budget's
-    effect, from the stored histories)."""
-    return [{"width": e["width"], "params": e["n_params"],
-             **{f"ep {ep}": round(float(_column(e, key, ep).mean()), 3)
-                for ep in recorded_epochs(results)}}
-            for e in results["widths"]]
+def error_by_epoch(results: dict, key: str = "test_error"):
+    """The mean of ``key`` over seeds, one row per recorded epoch and one column per width
+    (the budget's effect, from the stored histories).
+
+    Args:
+        results: from :func:`run`.
+        key: ``test_error`` or ``train_error`` (on the noisy labels).
+
+    Returns:
+        A DataFrame with columns ``epoch``, ``width 2``, ``width 4``, ...
+    """
+    from hw1.report import table
+
+    return table([{"epoch": ep, **{f"width {e['width']}": float(_column(e, key, ep).mean())
+                                   for e in results["widths"]}}
+                  for ep in recorded_epochs(results)])
 
 
-def peaks_over_epochs(results: dict) -> list[dict]:
+def peaks_over_epochs(results: dict):
     """At every recorded epoch: the test-error peak and classical optimum found by
     :func:`peak` and the rise between them with its 95% Welch interval (a row saying "none"
-    when the curve has no peak at that epoch)."""
+    when the curve has no peak at that epoch).
+
+    Args:
+        results: from :func:`run`.
+
+    Returns:
+        A DataFrame, one row per recorded epoch.
+    """
+    from hw1.report import diff, table
+
     out = []
     for ep in recorded_epochs(results):
         rows = peak(results, "test_error", ep)
@@ -236,52 +348,148 @@ def peaks_over_epochs(results: dict) -> list[dict]:
             continue
         r = rows[0]
         out.append({"epoch": ep, "peak width": r["peak width"],
-                    "peak params / nK": r["peak params / nK"], "minus": r["minus"],
-                    "rise": r["difference"], "ci95_low": r["ci95_low"],
-                    "ci95_high": r["ci95_high"], "excludes_0": r["excludes_0"]})
-    return out
+                    "peak params / n·K": r["peak params"] / results["threshold"],
+                    "classical optimum width": r["minus width"],
+                    "rise above it [95% CI]": diff(r["difference"], r["ci95_low"],
+                                                   r["ci95_high"]),
+                    "CI excludes 0": r["excludes_0"]})
+    return table(out)
+
+
+def _band(ax: plt.Axes, params: np.ndarray, per_width: list[np.ndarray], **kw) -> None:
+    """The mean over seeds against parameters as a line, with its 95% t interval (the one
+    the tables print) shaded.
+
+    Args:
+        ax: axes to draw on.
+        params: ``(W,)`` parameter counts.
+        per_width: ``W`` arrays of per-seed values.
+        **kw: line style, colour and label, for ``ax.plot``.
+    """
+    mean, half = np.array([t_interval(v) for v in per_width]).T
+    half = np.nan_to_num(half)
+    (line,) = ax.plot(params, mean, **kw)
+    ax.fill_between(params, mean - half, mean + half, color=line.get_color(), alpha=0.2,
+                    linewidth=0)
+
+
+def _parameter_axis(ax: plt.Axes) -> None:
+    """Log x axis of parameter counts, labelled in plain numbers at 1, 3, 10, 30, ... × 10^k."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("number of parameters (log scale)")
+
+
+def _mark_threshold(ax: plt.Axes, results: dict) -> None:
+    """n·K as a grey dotted vertical line, named at the top of the panel."""
+    ax.axvline(results["threshold"], color="grey", ls=":", lw=1.2,
+               label=f"n·K = {results['n_train']:,} images × {results['num_classes']} classes"
+                     f" = {results['threshold']:,} parameters")
+    ax.annotate("n·K", (results["threshold"], 1), xycoords=("data", "axes fraction"),
+                xytext=(3, -3), textcoords="offset points", ha="left", va="top",
+                color="grey", fontsize=9)
+
+
+def _title(results: dict, what: str) -> str:
+    seeds = len(results["widths"][0]["rows"])
+    label = dataset_label(results["source"], results["dataset"])
+    return (f"{label}, {results['n_train']:,} training images, {results['labels_changed']:.1%}"
+            f" of labels changed: one-hidden-layer MLPs, {what}\n"
+            f"{seeds} seeds per width; band: 95% t interval over seeds")
+
+
+def figure_by_width(results: dict) -> plt.Figure:
+    """Error and cross-entropy against parameters (log x) after the whole budget: train (on
+    the noisy labels) solid, train error on the changed labels only, test (true labels)
+    dashed; n·K, the first width fitting every changed label and the first width with zero
+    train error each marked. Saved as ``double_descent``.
+
+    Args:
+        results: from :func:`run`.
+
+    Returns:
+        The figure.
+    """
+    widths = results["widths"]
+    params = np.array([e["n_params"] for e in widths])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    curves = (("train", "o-", "C0", "train (noisy labels)"),
+              ("test", "s--", "C3", "test (true labels)"))
+    for ax, key, ylabel in ((axes[0], "error", "error"), (axes[1], "loss", "cross-entropy")):
+        for split, fmt, color, label in curves:
+            _band(ax, params, [_column(e, f"{split}_{key}") for e in widths], color=color,
+                  marker=fmt[0], ls=fmt[1:], ms=3.5, label=label)
+        if key == "error":
+            _band(ax, params, [1 - _column(e, "noisy_labels_fitted") for e in widths],
+                  color="C2", marker="^", ls="-", ms=3.5, lw=1,
+                  label="train, changed labels only")
+        _mark_threshold(ax, results)
+        _parameter_axis(ax)
+        ax.set(ylabel=ylabel, title=f"{ylabel} after {results['epochs']} epochs")
+    for e, marker, color, text in (
+            (first_width(results, "noisy_labels_fitted", 1.0), "D", "C2",
+             "first width fitting every changed label"),
+            (first_interpolating(results), "v", "k", "first width with 0 train error")):
+        if e is not None:
+            axes[0].plot([e["n_params"]], [0], marker, mfc="none", mec=color, mew=1.8, ms=10,
+                         ls="none", clip_on=False, zorder=5,
+                         label=f"{text}, every seed: width {e['width']} "
+                               f"({e['n_params']:,} parameters)")
+    axes[0].set_ylim(-0.02, 1.0)  # an error lies in [0, 1]; a wider interval is cut there
+    axes[1].set_ylim(bottom=0)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
+    fig.suptitle(_title(results, f"{results['epochs']} epochs each"), fontsize=10)
+    fig.tight_layout(rect=(0, 0.17, 1, 1))
+    save_figure(fig, "double_descent")
+    return fig
+
+
+def shown_epochs(results: dict) -> list[int]:
+    """The recorded epochs that :func:`figure_over_training` draws: the first, the middle
+    one and the last."""
+    epochs = recorded_epochs(results)
+    return sorted({epochs[0], epochs[(len(epochs) - 1) // 2], epochs[-1]})
+
+
+def figure_over_training(results: dict) -> plt.Figure:
+    """Test error and train error (noisy labels) against parameters (log x) at the first,
+    middle and last recorded epochs (:func:`shown_epochs`), n·K marked. Saved as
+    ``double_descent_over_training``.
+
+    Args:
+        results: from :func:`run`.
+
+    Returns:
+        The figure.
+    """
+    widths = results["widths"]
+    params = np.array([e["n_params"] for e in widths])
+    shown = shown_epochs(results)
+    colors = plt.cm.viridis(np.linspace(0.0, 0.85, len(shown)))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+    for ax, key, fmt, ylabel in ((axes[0], "test_error", "s--", "test error (true labels)"),
+                                 (axes[1], "train_error", "o-", "train error (noisy labels)")):
+        for ep, color in zip(shown, colors, strict=True):
+            _band(ax, params, [_column(e, key, ep) for e in widths], color=color,
+                  marker=fmt[0], ls=fmt[1:], ms=3.5, label=f"epoch {ep}")
+        _mark_threshold(ax, results)
+        _parameter_axis(ax)
+        ax.set(ylabel=ylabel, title=f"{ylabel} during training")
+        ax.set_ylim(-0.02, 1.0)  # an error lies in [0, 1]; a wider interval is cut there
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(handles), frameon=False)
+    fig.suptitle(_title(results, f"at {len(shown)} of the recorded epochs"), fontsize=10)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    save_figure(fig, "double_descent_over_training")
+    return fig
 
 
 def make_figures(results: dict) -> list[plt.Figure]:
-    """Error and cross-entropy against parameters (log x): train (on the noisy labels) solid,
-    test dashed, mean ± 95% t interval, n·K marked."""
-    widths = results["widths"]
-    params = np.array([e["n_params"] for e in widths])
-    label = dataset_label(results["source"], results["dataset"])
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.3))
-    for ax, key, ylabel in ((axes[0], "error", "error"), (axes[1], "loss", "cross-entropy")):
-        for split, fmt, color in (("train", "o-", "C0"), ("test", "s--", "C3")):
-            mean, half = np.array([t_interval(_column(e, f"{split}_{key}"))
-                                   for e in widths]).T
-            ax.errorbar(params, mean, yerr=half, fmt=fmt, color=color, ms=3, capsize=2,
-                        label=f"{split} ({'noisy' if split == 'train' else 'true'} labels)")
-        ax.axvline(results["threshold"], color="grey", ls=":", lw=1,
-                   label=f"n·K = {results['threshold']:,}")
-        ax.set(xscale="log", xlabel="number of parameters (log)", ylabel=ylabel)
-    first = first_interpolating(results)
-    if first is not None:
-        for ax in axes[:2]:
-            ax.plot([first["n_params"]], [0], "v", color="k", ms=8, clip_on=False,
-                    label="first width with 0 train error (all seeds)")
-    axes[0].set_title(f"error after {results['epochs']} epochs")
-    axes[1].set_title(f"cross-entropy after {results['epochs']} epochs")
-    epochs = recorded_epochs(results)
-    shown = sorted({epochs[0], epochs[len(epochs) // 3], epochs[-1]})
-    colors = plt.cm.plasma(np.linspace(0.1, 0.8, len(shown)))
-    for ep, color in zip(shown, colors, strict=True):
-        mean, half = np.array([t_interval(_column(e, "test_error", ep)) for e in widths]).T
-        axes[2].errorbar(params, mean, yerr=half, fmt="s--", color=color, ms=3, capsize=2,
-                         label=f"test, epoch {ep}")
-    axes[2].axvline(results["threshold"], color="grey", ls=":", lw=1)
-    axes[2].set(xscale="log", xlabel="number of parameters (log)", ylabel="test error",
-                title="test error over training (mean ± 95% t)")
-    axes[2].legend(fontsize=8, loc="upper right")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=4, frameon=False)
-    seeds = len(widths[0]["rows"])
-    fig.suptitle(f"{label}: one-hidden-layer MLPs, {results['label_noise']:.0%} of labels "
-                 f"redrawn ({results['labels_changed']:.1%} changed), {results['epochs']} "
-                 f"epochs each ({seeds} seeds: mean ± 95% t interval)", fontsize=10)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
-    save_figure(fig, "double_descent")
-    return [fig]
+    """Every figure of the notebook: :func:`figure_by_width` and
+    :func:`figure_over_training`."""
+    return [figure_by_width(results), figure_over_training(results)]

@@ -125,79 +125,204 @@ def run(cfg: Config, executor: Executor | None = None) -> dict:
     return {**stored.result, "source": stored.data_source}
 
 
-def summary(results: dict) -> list[dict]:
-    """Loss at the solution, at the grid's edges, and the barrier on the straight line."""
+def _local_minima(grid: np.ndarray) -> int:
+    """How many points of a 2-D ``grid`` are lower than every neighbour (8 around an inner
+    point, fewer at the edges)."""
+    padded = np.pad(np.asarray(grid, dtype=float), 1, constant_values=np.inf)
+    centre = padded[1:-1, 1:-1]
+    lower = np.ones_like(centre, dtype=bool)
+    for di in (-1, 0, 1):
+        for dj in (-1, 0, 1):
+            if di or dj:
+                lower &= centre < padded[1 + di:padded.shape[0] - 1 + di,
+                                         1 + dj:padded.shape[1] - 1 + dj]
+    return int(lower.sum())
+
+
+def _quantity_table(rows: list[tuple[str, object]]):
+    from hw1.report import table
+
+    return table([{"quantity": name, "value": value} for name, value in rows])
+
+
+def random_plane_table(results: dict):
+    """The loss on the random plane around the solution.
+
+    Args:
+        results: what :func:`run` returns.
+
+    Returns:
+        A display DataFrame, one row per quantity.
+    """
+    from hw1.report import num
+
     plane = np.asarray(results["random_plane"])
+    axis = np.asarray(results["axis"])
+    low = np.unravel_index(np.argmin(plane), plane.shape)
+    n = len(axis)
+    return _quantity_table([
+        ("training images the loss is evaluated on", int(results["n_eval"])),
+        ("epochs the solution was trained", int(results["snapshot_epochs"][-1])),
+        ("loss at the solution", float(plane[n // 2, n // 2])),
+        (f"largest loss on the {n} × {n} grid over [{num(axis[0])}, {num(axis[-1])}]²",
+         float(plane.max())),
+        ("(α, β) of the smallest loss on the grid",
+         "({}, {})".format(*(num(round(float(axis[i]), 6) + 0.0) for i in low))),  # float32 grid
+        ("grid points lower than all their neighbours", _local_minima(plane)),
+    ])
+
+
+def line_table(results: dict):
+    """The loss on the straight line θ = (1 − α)·θ_init + α·θ_solution.
+
+    Args:
+        results: what :func:`run` returns.
+
+    Returns:
+        A display DataFrame, one row per quantity.
+    """
+    from hw1.report import num
+
     line = np.asarray(results["line_loss"])
     alpha = np.asarray(results["line_alpha"])
     between = (alpha >= 0) & (alpha <= 1)
-    return [{"n_eval": int(results["n_eval"]), "last_epoch": int(results["snapshot_epochs"][-1]),
-             "loss_at_solution": float(plane[len(plane) // 2, len(plane) // 2]),
-             "random_plane_max": float(plane.max()),
-             "line_loss_init": float(line[np.argmin(abs(alpha))]),
-             "line_loss_solution": float(line[np.argmin(abs(alpha - 1))]),
-             "line_max_between": float(line[between].max()),
-             "line_monotone_between": bool(np.all(np.diff(line[between]) <= 1e-9)),
-             "line_argmin_alpha": float(alpha[np.argmin(line)]),
-             "path_axis1_share": float(results["pca_captured"][0]),
-             "path_axis2_share": float(results["pca_captured"][1]),
-             "path_axes_share": float(np.sum(results["pca_captured"])),
-             "off_plane_rms_share": float(np.sqrt(max(1 - np.sum(results["pca_captured"]), 0)))}]
+    return _quantity_table([
+        ("loss at the initialization (α = 0)", float(line[np.argmin(abs(alpha))])),
+        ("loss at the solution (α = 1)", float(line[np.argmin(abs(alpha - 1))])),
+        ("largest loss for 0 ≤ α ≤ 1", float(line[between].max())),
+        (f"falls at every one of the {int(between.sum()) - 1} steps from α = 0 to 1",
+         bool(np.all(np.diff(line[between]) <= 1e-9))),
+        (f"α of the smallest loss on the grid ({num(alpha[0])} to {num(alpha[-1])})",
+         float(alpha[np.argmin(line)])),
+        ("smallest loss on the line", float(line.min())),
+    ])
 
 
-def make_figures(results: dict) -> list[plt.Figure]:
-    """Random plane (contour + 3-D), the line from init to solution, the PCA-plane path."""
+def path_table(results: dict):
+    """How much of the run's path θ_s − θ_end lies on the plane of its two main directions,
+    and the lowest loss on that plane's grid.
+
+    Args:
+        results: what :func:`run` returns.
+
+    Returns:
+        A display DataFrame, one row per quantity.
+    """
+    from hw1.report import num
+
+    share = np.asarray(results["pca_captured"])
+    plane = np.asarray(results["pca_plane"])
+    low = np.unravel_index(np.argmin(plane), plane.shape)
+    where = (float(results["pca_a"][low[0]]), float(results["pca_b"][low[1]]))
+    return _quantity_table([
+        ("snapshots on the path", len(results["snapshot_epochs"])),
+        ("axis 1: share of Σ‖θ_s − θ_end‖²", float(share[0])),
+        ("axis 2: share", float(share[1])),
+        ("both axes: share", float(share.sum())),
+        ("off the plane: RMS share of the distances, √(1 − both)",
+         float(np.sqrt(max(1 - share.sum(), 0)))),
+        ("smallest loss on the plane's grid", float(plane.min())),
+        ("where (axis 1, axis 2); the solution is at (0, 0)",
+         f"({num(where[0])}, {num(where[1])})"),
+    ])
+
+
+def random_plane_figure(results: dict) -> plt.Figure:
+    """The loss on the filter-normalized random plane: contour map and 3-D surface.
+
+    Args:
+        results: what :func:`run` returns.
+
+    Returns:
+        The figure, saved as ``error_surface_random_plane``.
+    """
     axis = np.asarray(results["axis"])
     Z = np.log10(np.asarray(results["random_plane"])).T  # rows = beta
     A, B = np.meshgrid(axis, axis)
-    fig1 = plt.figure(figsize=(11, 4.4))
-    ax = fig1.add_subplot(1, 2, 1)
+    fig = plt.figure(figsize=(10.4, 4.4))
+    ax = fig.add_subplot(1, 2, 1)
     cs = ax.contourf(A, B, Z, levels=30, cmap="viridis")
     ax.contour(A, B, Z, levels=15, colors="white", linewidths=0.4, linestyles="solid")
     ax.set_aspect("equal")
     ax.plot([0], [0], "r*", ms=10)  # labelled in place: a legend's star read as a 2nd one
-    ax.annotate("solution", (0, 0), xytext=(6, -12), textcoords="offset points", color="white",
-                fontsize=8, fontweight="bold")
+    ax.annotate("solution", (0, 0), xytext=(6, -14), textcoords="offset points", color="white",
+                fontweight="bold")
     ax.xaxis.set_major_locator(MaxNLocator(5))
-    fig1.colorbar(cs, ax=ax, label="log10 training loss")
+    fig.colorbar(cs, ax=ax, label="log10 training loss")
     ax.set(xlabel="α (filter-normalized direction 1)", ylabel="β (direction 2)",
            title="Loss around the MNIST solution")
-    ax3 = fig1.add_subplot(1, 2, 2, projection="3d")
+    ax3 = fig.add_subplot(1, 2, 2, projection="3d")
     ax3.plot_surface(A, B, Z, cmap="viridis", linewidth=0)
     for axis3 in (ax3.xaxis, ax3.yaxis, ax3.zaxis):
         axis3.set_major_locator(MaxNLocator(4))
-    ax3.tick_params(labelsize=7, pad=1)
+    ax3.tick_params(pad=1)
     ax3.set(xlabel="α", ylabel="β", title="The same surface in 3-D")
-    ax3.set_zlabel("log10 loss", labelpad=2)
-    save_figure(fig1, "error_surface_random_plane")
+    ax3.set_zlabel("log10 loss", labelpad=4)
+    fig.suptitle("One run, one random plane (two filter-normalized random directions)")
+    save_figure(fig, "error_surface_random_plane")
+    return fig
 
-    fig2, ax = plt.subplots(figsize=(6.4, 3.6))
+
+def line_figure(results: dict) -> plt.Figure:
+    """The loss on the straight line from the initialization (α = 0) to the solution (α = 1)
+    and beyond.
+
+    Args:
+        results: what :func:`run` returns.
+
+    Returns:
+        The figure, saved as ``error_surface_line_init_to_solution``.
+    """
+    from matplotlib.transforms import blended_transform_factory
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
     ax.plot(results["line_alpha"], results["line_loss"], "-o", ms=3)
-    ax.set(yscale="log", xlabel="α in θ = (1-α)·θ_init + α·θ_solution", ylabel="training loss",
-           title="Loss along the straight line from initialization to solution")
+    ax.set(yscale="log", xlabel="α in θ = (1 − α)·θ_init + α·θ_solution", ylabel="training loss",
+           title="Loss along the straight line from initialization to solution (one run)")
+    where = blended_transform_factory(ax.transData, ax.transAxes)
     for a, label in ((0, "initialization"), (1, "solution")):
         ax.axvline(a, color="grey", ls=":", lw=1)
-        ax.annotate(label, (a, 1.0), xycoords=("data", "axes fraction"), fontsize=7,
-                    ha="center", va="bottom")
-    save_figure(fig2, "error_surface_line_init_to_solution")
+        ax.text(a, 0.5, f"{label} ", transform=where, rotation=90, ha="right", va="center",
+                color="dimgrey")
+    save_figure(fig, "error_surface_line_init_to_solution")
+    return fig
+
+
+def path_figure(results: dict) -> plt.Figure:
+    """The loss on the plane of the run's two main directions, with the path drawn on it.
+
+    Args:
+        results: what :func:`run` returns.
+
+    Returns:
+        The figure, saved as ``error_surface_pca_trajectory``.
+    """
+    from mpl_toolkits.axes_grid1 import make_axes_locatable
 
     a, b = np.asarray(results["pca_a"]), np.asarray(results["pca_b"])
     Aa, Bb = np.meshgrid(a, b)
-    fig3, ax = plt.subplots(figsize=(6.4, 4.8))
+    fig, ax = plt.subplots(figsize=(7.2, 4.6))
     cs = ax.contourf(Aa, Bb, np.log10(np.asarray(results["pca_plane"])).T, levels=30,
                      cmap="viridis")
-    fig3.colorbar(cs, ax=ax, label="log10 training loss")
+    ax.set_aspect("equal")  # both axes are distances in parameter space
+    cax = make_axes_locatable(ax).append_axes("right", size="4%", pad=0.1)
+    fig.colorbar(cs, cax=cax, label="log10 training loss")
     traj = np.asarray(results["trajectory"])
     ax.plot(traj[:, 0], traj[:, 1], "-o", color="red", ms=3, lw=1)
-    for (x, y), e in zip(traj, results["snapshot_epochs"], strict=True):
-        ax.annotate(f"{e}", (x, y), fontsize=6, color="black", xytext=(3, 3),
-                    textcoords="offset points",
+    for i, ((x, y), e) in enumerate(zip(traj, results["snapshot_epochs"], strict=True)):
+        above = i % 2 == 0  # alternate sides, so neighbouring labels do not touch
+        ax.annotate(f"{e}", (x, y), color="black", xytext=(0, 6 if above else -6),
+                    textcoords="offset points", ha="center", va="bottom" if above else "top",
                     bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7})
-    ax.set_aspect("equal")  # both axes are distances in parameter space
     share = np.asarray(results["pca_captured"])
     ax.set(xlabel=f"axis 1 of the run's path ({100 * share[0]:.1f}% of Σ‖θ_s − θ_end‖²)",
            ylabel=f"axis 2 ({100 * share[1]:.1f}%)",
-           title="Training path on the plane of its two main directions\n(SVD of θ_s − θ_end, "
-                 "not centred; labels: epoch; equal scales)")
-    save_figure(fig3, "error_surface_pca_trajectory")
-    return [fig1, fig2, fig3]
+           title="One run's training path on the plane of its two main directions\n"
+                 "(SVD of θ_s − θ_end, not centred; labels: epoch; equal scales)")
+    save_figure(fig, "error_surface_pca_trajectory")
+    return fig
+
+
+def make_figures(results: dict) -> list[plt.Figure]:
+    """Random plane (contour + 3-D), the line from init to solution, the PCA-plane path."""
+    return [random_plane_figure(results), line_figure(results), path_figure(results)]

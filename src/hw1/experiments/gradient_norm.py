@@ -183,80 +183,206 @@ def _per_seed(r: dict, key: str) -> np.ndarray:
     return np.asarray([run["measured"][key] for run in r["runs"]], dtype=float)  # (S, M)
 
 
-def summary(results: dict) -> list[dict]:
-    """Per task and seed: full-batch loss and gradient norm at the first and last measurement,
-    the noise share of E‖g_B‖² there, and sampled / predicted E‖g_B‖² (median over the run)."""
+def _task_name(task: str) -> str:
+    return target_function(task).formula if task in TARGET_FUNCTIONS else task.upper()
+
+
+def _seed_table(results: dict, task: str, quantities):
+    """One display row per quantity of ``task``: its value for each seed and the mean ± 95%
+    t interval over seeds.
+
+    Args:
+        results: what :func:`run` returns.
+        task: which task (a key of ``results``).
+        quantities: ``[(name, (S,) values, interval wanted)]``.
+
+    Returns:
+        A display DataFrame whose first column, named after the task, names the quantity,
+        then ``seed <s>`` columns and ``mean ± 95% t over seeds``.
+    """
+    from hw1.report import ci, table
+
+    seeds = results[task]["seeds"]
+    return table([{_task_name(task): name,
+                   **{f"seed {s}": v for s, v in zip(seeds, values, strict=True)},
+                   "mean ± 95% t over seeds": ci(values) if interval else ""}
+                  for name, values, interval in quantities])
+
+
+def _last(r: dict) -> int:
+    return int(r["runs"][0]["measured"]["measure_step"][-1])
+
+
+def loss_and_gradient_table(results: dict, task: str):
+    """Per seed: the full-batch loss at the first and last measurement, ‖∇L‖ at the first,
+    second and last, and the largest ‖∇L‖ with the iteration where it was measured.
+
+    Args:
+        results: what :func:`run` returns.
+        task: which task (a key of ``results``: the function's or the dataset's name).
+
+    Returns:
+        A display DataFrame, one row per quantity, one column per seed.
+    """
+    r = results[task]
+    loss, grad = _per_seed(r, "full_loss"), np.sqrt(_per_seed(r, "full_grad_norm_sq"))
+    steps = np.asarray(r["runs"][0]["measured"]["measure_step"])
+    return _seed_table(results, task, [
+        ("loss at iteration 0", loss[:, 0], True),
+        (f"loss at iteration {_last(r)}", loss[:, -1], True),
+        ("‖∇L‖ at iteration 0", grad[:, 0], True),
+        (f"‖∇L‖ at iteration {steps[1]}", grad[:, 1], True),
+        ("largest ‖∇L‖", grad.max(1), True),
+        ("iteration of the largest ‖∇L‖", [int(steps[i]) for i in grad.argmax(1)], False),
+        (f"‖∇L‖ at iteration {_last(r)}", grad[:, -1], True)])
+
+
+def noise_table(results: dict, task: str):
+    """Per seed: the noise √(c·tr Σ/B) at the first measurement, its largest value (and where)
+    and its value at the last one, its share of the predicted E‖g_B‖² at the first and last
+    measurement, and the predicted √E‖g_B‖² at the last.
+
+    Args:
+        results: what :func:`run` returns.
+        task: which task (a key of ``results``).
+
+    Returns:
+        A display DataFrame, one row per quantity, one column per seed.
+    """
+    r = results[task]
+    noise, pred = _per_seed(r, "noise_sq"), _per_seed(r, "predicted_batch_norm_sq")
+    steps = np.asarray(r["runs"][0]["measured"]["measure_step"])
+    last = _last(r)
+    return _seed_table(results, task, [
+        ("noise at iteration 0", np.sqrt(noise[:, 0]), True),
+        ("largest noise", np.sqrt(noise.max(1)), True),
+        ("iteration of the largest noise", [int(steps[i]) for i in noise.argmax(1)], False),
+        (f"noise at iteration {last}", np.sqrt(noise[:, -1]), True),
+        ("noise share of E‖g_B‖² at iteration 0", noise[:, 0] / pred[:, 0], True),
+        (f"noise share of E‖g_B‖² at iteration {last}", noise[:, -1] / pred[:, -1], True),
+        (f"predicted √E‖g_B‖² at iteration {last}", np.sqrt(pred[:, -1]), True)])
+
+
+def check_table(results: dict):
+    """Per task: sampled mean ‖g_B‖² over predicted E‖g_B‖², its median over each run's
+    measurements (per seed, and mean ± 95% t over seeds), and the range of the single
+    measurements over all seeds.
+
+    Args:
+        results: what :func:`run` returns.
+
+    Returns:
+        A display DataFrame, one row per task.
+    """
+    from hw1.report import ci, num, table
+
     rows = []
     for task, r in results.items():
-        full, noise = _per_seed(r, "full_grad_norm_sq"), _per_seed(r, "noise_sq")
-        pred = _per_seed(r, "predicted_batch_norm_sq")
-        sampled = _per_seed(r, "sampled_batch_norm_sq")
-        loss = _per_seed(r, "full_loss")
-        for s, seed in enumerate(r["seeds"]):
-            steps = r["runs"][s]["measured"]["measure_step"]
-            gb = np.asarray(r["runs"][s]["history"]["step_grad_norm"])
-            rows.append({"task": task, "params": r["n_params"], "seed": seed, "steps": len(gb),
-                         "last_measured_step": steps[-1],
-                         "loss_first": loss[s, 0], "loss_last": loss[s, -1],
-                         "full_grad_first": np.sqrt(full[s, 0]),
-                         "full_grad_last": np.sqrt(full[s, -1]),
-                         "full_grad_max": np.sqrt(full[s].max()),
-                         "max_at_step": steps[int(full[s].argmax())],
-                         "batch_grad_first": gb[0], "batch_grad_last": gb[-1],
-                         "noise_share_first": noise[s, 0] / pred[s, 0],
-                         "noise_share_last": noise[s, -1] / pred[s, -1],
-                         "sampled_over_predicted": float(np.median(sampled[s] / pred[s]))})
-    return rows
+        ratio = _per_seed(r, "sampled_batch_norm_sq") / _per_seed(r, "predicted_batch_norm_sq")
+        median = np.median(ratio, axis=1)
+        rows.append({"task": _task_name(task), "measurements per seed": ratio.shape[1],
+                     **{f"seed {s}": m for s, m in zip(r["seeds"], median, strict=True)},
+                     "mean ± 95% t over seeds": ci(median),
+                     "single measurements, range": f"{num(ratio.min())}–{num(ratio.max())}"})
+    return table(rows)
 
 
-def _band(ax, x: np.ndarray, values: np.ndarray, color: str, label: str, style: str = "-"):
-    """Mean over seeds as a line, min-max over seeds as a band; ``values`` is ``(S, M)``."""
-    ax.fill_between(x, values.min(0), values.max(0), color=color, alpha=0.2, lw=0)
-    ax.plot(x, values.mean(0), style, color=color, lw=1.4, label=label)
+def _plain_log_ticks(ax: plt.Axes) -> None:
+    """Label a log y axis with plain numbers (and minor ticks 2, 3, 6 if it spans few
+    decades)."""
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    low, high = ax.get_ylim()
+    few_decades = high / low < 30  # label minor ticks plainly too, else none
+    ax.yaxis.set_minor_formatter(FuncFormatter(
+        lambda v, _, show=few_decades: f"{v:g}" if show and f"{v:.0e}"[0] in "236" else ""))
 
 
-def make_figures(results: dict) -> list[plt.Figure]:
-    """Per task: full-batch loss (top), and below it the mini-batch gradient norm of every
-    iteration (seed 0), the full-batch ‖∇L‖, the noise term and the predicted √E‖g_B‖² (mean
-    over seeds, band: min-max over seeds)."""
+def _full_batch_steps(r: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Seed 0's iterations and the mask of those with a batch of exactly B."""
+    it = np.arange(len(r["runs"][0]["history"]["step_loss"]))
+    return it, ~short_batch_steps(r["n_train"], r["batch_size"], len(it))
+
+
+def loss_and_gradient_figure(results: dict) -> plt.Figure:
+    """Per task (column): the full-batch loss (top) and full-batch ‖∇L‖ (bottom) over the
+    iterations, mean over seeds with the 95% t interval over seeds as a band; seed 0's
+    mini-batch loss of every iteration in grey.
+
+    Args:
+        results: what :func:`run` returns.
+
+    Returns:
+        The figure, saved as ``gradient_norm_and_loss``.
+    """
+    from hw1.plotting import BAND_NOTE, band
+
     tasks = list(results)
-    fig, axes = plt.subplots(2, len(tasks), figsize=(5.6 * len(tasks), 6.8), sharex="col",
+    fig, axes = plt.subplots(2, len(tasks), figsize=(4.8 * len(tasks), 6.4), sharex="col",
                              squeeze=False, layout="constrained")
     for col, task in enumerate(tasks):
         r = results[task]
         steps = np.asarray(r["runs"][0]["measured"]["measure_step"])
-        name = target_function(task).formula if task in TARGET_FUNCTIONS else task.upper()
-        h0 = r["runs"][0]["history"]
-        it = np.arange(len(h0["step_loss"]))
-        full_batch = ~short_batch_steps(r["n_train"], r["batch_size"], len(it))
+        it, full_batch = _full_batch_steps(r)
         top, bottom = axes[0, col], axes[1, col]
-        top.plot(it[full_batch], np.asarray(h0["step_loss"])[full_batch], lw=0.4, color="grey",
-                 alpha=0.5, label="mini-batch loss (seed 0)")
-        _band(top, steps, _per_seed(r, "full_loss"), "C0", "full-batch loss")
-        top.set(yscale="log", ylabel=r["loss"],
-                title=f"{name} ({r['n_params']} params, {len(r['seeds'])} seeds)")
-        top.legend(fontsize=7, loc="upper right")
-        bottom.plot(it[full_batch], np.asarray(h0["step_grad_norm"])[full_batch], lw=0.4,
-                    color="grey", alpha=0.5, label="mini-batch ‖g_B‖ (seed 0, batches of B)")
-        bottom.plot(steps, np.sqrt(_per_seed(r, "full_grad_norm_sq")[0]), color="C3", lw=0.8,
-                    ls=":", label="full-batch ‖∇L‖ (seed 0)")
-        bottom.plot(steps, np.sqrt(_per_seed(r, "sampled_batch_norm_sq")).mean(0), "o",
-                    color="black", ms=2, label=f"sampled √mean‖g_B‖² ({r['check_batches']} "
-                                               "batches, mean over seeds)")
-        _band(bottom, steps, np.sqrt(_per_seed(r, "predicted_batch_norm_sq")), "black",
-              "predicted √E‖g_B‖²", "--")
-        _band(bottom, steps, np.sqrt(_per_seed(r, "full_grad_norm_sq")), "C3",
-              "full-batch ‖∇L‖")
-        _band(bottom, steps, np.sqrt(_per_seed(r, "noise_sq")), "C2", "noise √(tr Σ·c/B)")
-        bottom.set(yscale="log", ylabel="gradient norm", xlabel="iteration")
+        top.plot(it[full_batch], np.asarray(r["runs"][0]["history"]["step_loss"])[full_batch],
+                 lw=0.4, color="grey", alpha=0.5, label="mini-batch loss (seed 0)")
+        band(top, steps, _per_seed(r, "full_loss"), label="full-batch loss", color="C0")
+        top.set(yscale="log", ylabel=f"{r['loss']} loss",
+                title=f"{_task_name(task)}: {r['n_params']:,} parameters")
+        band(bottom, steps, np.sqrt(_per_seed(r, "full_grad_norm_sq")), label="full-batch ‖∇L‖",
+             color="C3")
+        bottom.set(yscale="log", ylabel="‖∇L‖", xlabel="iteration")
         for ax in (top, bottom):
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-            low, high = ax.get_ylim()
-            few_decades = high / low < 30  # label minor ticks plainly too, else none
-            ax.yaxis.set_minor_formatter(FuncFormatter(
-                lambda v, _, show=few_decades: f"{v:g}" if show and f"{v:.0e}"[0] in "236" else ""))
-        bottom.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
-    fig.suptitle("Lines: mean over seeds; bands: min-max over seeds; c = (N − B)/(N − 1)",
-                 fontsize=9)
+            _plain_log_ticks(ax)
+            ax.legend(loc="upper right")
+    fig.suptitle(f"Full-batch loss and gradient norm, mean over {len(results[tasks[0]]['seeds'])}"
+                 f" seeds; {BAND_NOTE}")
     save_figure(fig, "gradient_norm_and_loss")
-    return [fig]
+    return fig
+
+
+def noise_figure(results: dict) -> plt.Figure:
+    """Per task: seed 0's mini-batch ‖g_B‖ of every iteration, and, mean over seeds, the
+    predicted √E‖g_B‖², its two parts ‖∇L‖ and the noise √(c·tr Σ/B) (with its 95% t interval
+    over seeds as a band), and the sampled √(mean ‖g_B‖²) of the check batches.
+
+    Args:
+        results: what :func:`run` returns.
+
+    Returns:
+        The figure, saved as ``gradient_norm_noise``.
+    """
+    from hw1.plotting import band
+
+    tasks = list(results)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.8 * len(tasks), 4.2), squeeze=False,
+                             layout="constrained")
+    for ax, task in zip(axes[0], tasks, strict=True):
+        r = results[task]
+        steps = np.asarray(r["runs"][0]["measured"]["measure_step"])
+        it, full_batch = _full_batch_steps(r)
+        ax.plot(it[full_batch], np.asarray(r["runs"][0]["history"]["step_grad_norm"])[full_batch],
+                lw=0.4, color="grey", alpha=0.5, label="mini-batch ‖g_B‖ (seed 0)")
+        ax.plot(steps, np.sqrt(_per_seed(r, "predicted_batch_norm_sq")).mean(0), "--",
+                color="black", label="predicted √E‖g_B‖²")
+        ax.plot(steps, np.sqrt(_per_seed(r, "sampled_batch_norm_sq")).mean(0), "o",
+                color="black", ms=2.5,
+                label=f"sampled √mean‖g_B‖² ({r['check_batches']} batches)")
+        ax.plot(steps, np.sqrt(_per_seed(r, "full_grad_norm_sq")).mean(0), color="C3",
+                label="full-batch ‖∇L‖")
+        band(ax, steps, np.sqrt(_per_seed(r, "noise_sq")), color="C2",
+             label="noise √(c·tr Σ/B), band: 95% t interval over seeds")
+        ax.set(yscale="log", xlabel="iteration", ylabel="gradient norm",
+               title=f"{_task_name(task)}, batches of B = {r['batch_size']}")
+        _plain_log_ticks(ax)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2)
+    fig.suptitle(f"The mini-batch gradient's norm and its two parts; lines and dots: mean over "
+                 f"{len(results[tasks[0]]['seeds'])} seeds")
+    save_figure(fig, "gradient_norm_noise")
+    return fig
+
+
+def make_figures(results: dict) -> list[plt.Figure]:
+    """The loss and full-batch gradient norm figure, then the noise decomposition figure."""
+    return [loss_and_gradient_figure(results), noise_figure(results)]

@@ -20,7 +20,10 @@ from torch import nn
 from hw1.config import ExperimentConfig
 from hw1.data import DATASETS, dataset_label, load_subset
 from hw1.ensemble import train_ensemble
-from hw1.intervals import t_interval, welch_difference
+
+# t_interval is no longer used here (tables format intervals with hw1.report.ci), but the
+# module-level statements are part of the run fingerprint (hw1.fingerprint), so they stay
+from hw1.intervals import t_interval, welch_difference  # noqa: F401
 from hw1.metrics import filter_normalized_direction, interpolate, loss_on_plane
 from hw1.models import image_mlp
 from hw1.plotting import band, save_figure
@@ -252,14 +255,12 @@ def _label(setting: dict) -> str:
     return f"batch {setting['batch_size']}, lr {setting['lr']:g}"
 
 
-def _ci(values, digits: int = 3) -> str:
-    mean, half = t_interval(values)
-    return f"{mean:.{digits}g} ± {half:.2g}"
+def endpoint_table(results: dict):
+    """Per endpoint kind: optimizer steps (range over seeds), how many seeds met the
+    criterion, the final train and test loss, test accuracy, generalization gap (test −
+    train loss) and weight norm ‖θ‖₂, each mean ± 95% t half-width over seeds."""
+    from hw1.report import ci, table
 
-
-def endpoint_table(results: dict) -> list[dict]:
-    """Per endpoint kind: steps, criterion met, final metrics and the weight norm ‖θ‖₂
-    (mean ± 95% t half-width over seeds)."""
     rows = []
     for kind, e in results["endpoints"].items():
         r = e["rows"]
@@ -267,12 +268,12 @@ def endpoint_table(results: dict) -> list[dict]:
         rows.append({"endpoint": kind, "setting": _label(e["setting"]),
                      "seeds": ",".join(map(str, col["seed"])),
                      "steps": f"{min(col['steps'])}–{max(col['steps'])}",
-                     "met": f"{sum(bool(v) for v in col['reached'])}/{len(r)}",
-                     "train_loss": _ci(col["train_loss"]), "test_loss": _ci(col["test_loss"]),
-                     "test_acc": _ci(col["test_acc"], 4),
-                     "gap_loss": _ci(np.subtract(col["test_loss"], col["train_loss"])),
-                     "weight_norm": _ci(col["weight_norm"], 4)})
-    return rows
+                     "criterion met": f"{sum(bool(v) for v in col['reached'])}/{len(r)}",
+                     "train loss": ci(col["train_loss"]), "test loss": ci(col["test_loss"]),
+                     "test accuracy": ci(col["test_acc"]),
+                     "test − train loss": ci(np.subtract(col["test_loss"], col["train_loss"])),
+                     "‖θ‖₂": ci(col["weight_norm"])})
+    return table(rows)
 
 
 def _barriers(results: dict, pair: str) -> np.ndarray:
@@ -287,41 +288,63 @@ def _barriers(results: dict, pair: str) -> np.ndarray:
     return np.array(out)
 
 
-def barrier_differences(results: dict) -> list[dict]:
+def barrier_differences(results: dict):
     """Barrier of each independent-init pair minus its same-init pair, and of the control
     pair (same settings, independent seed: initialization and batch order) minus each
-    same-init pair, with 95% Welch intervals."""
+    same-init pair, with 95% Welch intervals over seeds."""
+    from hw1.report import table, welch
+
     rows = []
     for factor in ("batch size", "learning rate"):
         same, indep = (_barriers(results, f"{factor}, {k} init") for k in ("same",
                                                                              "independent"))
-        rows.append({"comparison": f"{factor}: independent − same init",
-                     **welch_difference(indep, same)})
+        rows.append({"comparison": f"{factor}: independent − same init", **welch(indep, same)})
     control = _barriers(results, "control: same settings, independent init")
     for factor in ("batch size", "learning rate"):
         same = _barriers(results, f"{factor}, same init")
-        rows.append({"comparison": f"control (independent init, same settings) − {factor}, "
-                                   "same init", **welch_difference(control, same)})
-    return rows
+        rows.append({"comparison": f"control − {factor}, same init",
+                     **welch(control, same)})
+    return table(rows)
 
 
-def pair_table(results: dict) -> list[dict]:
+def pair_table(results: dict):
     """Per pair: the distance ‖θ₁ − θ₀‖₂, the train-loss barrier on the segment (max over the
     grid's α in [0, 1] of L(α) minus the straight line between L(0) and L(1): a lower bound
     set by the grid), the worst test accuracy on [0, 1] (mean of per-seed minima) and the
     train loss at both ends, mean ± 95% t half-width over seeds."""
+    from hw1.report import ci, table
+
     alphas = np.asarray(results["alphas"])
     inside = (alphas >= 0) & (alphas <= 1)
     i0, i1 = int(np.argmin(np.abs(alphas))), int(np.argmin(np.abs(alphas - 1)))
     rows = []
     for pair, per_seed in results["curves"].items():
         worst_acc = [float(np.min(np.asarray(c["test_acc"])[inside])) for c in per_seed]
-        rows.append({"pair": pair, "distance": _ci([c["distance"] for c in per_seed]),
-                     "train-loss barrier": _ci(_barriers(results, pair)),
-                     "min test acc on [0, 1]": _ci(worst_acc, 4),
-                     "train loss at α=0": _ci([c["train_loss"][i0] for c in per_seed]),
-                     "train loss at α=1": _ci([c["train_loss"][i1] for c in per_seed])})
-    return rows
+        rows.append({"pair": pair, "‖θ₁ − θ₀‖₂": ci([c["distance"] for c in per_seed]),
+                     "train-loss barrier": ci(_barriers(results, pair)),
+                     "min test accuracy on [0, 1]": ci(worst_acc),
+                     "train loss at α=0": ci([c["train_loss"][i0] for c in per_seed]),
+                     "train loss at α=1": ci([c["train_loss"][i1] for c in per_seed])})
+    return table(rows)
+
+
+def outer_loss_table(results: dict):
+    """Per pair: the train loss at the ends of the whole α grid (``alpha_range``: α = −1 and
+    α = 2 in both profiles), mean ± 95% t half-width over seeds and the lowest–highest seed,
+    which shows how lopsided the curve is outside the segment."""
+    from hw1.report import ci, num, table
+
+    alphas = np.asarray(results["alphas"])
+    rows = []
+    for pair, per_seed in results["curves"].items():
+        row = {"pair": pair}
+        for i in (0, len(alphas) - 1):
+            at = f"α={alphas[i]:g}".replace("-", "−")
+            values = [c["train_loss"][i] for c in per_seed]
+            row[f"train loss at {at}"] = ci(values)
+            row[f"{at}: lowest–highest seed"] = f"{num(min(values))}–{num(max(values))}"
+        rows.append(row)
+    return table(rows)
 
 
 def _line_increase(results: dict, kind: str, t_abs: float, split: str = "train") -> np.ndarray:
@@ -333,102 +356,160 @@ def _line_increase(results: dict, kind: str, t_abs: float, split: str = "train")
                      for c in results["lines"][kind]])
 
 
-def line_table(results: dict, t_values: tuple[float, ...] = (0.25, 0.5)) -> list[dict]:
+def line_table(results: dict, t_values: tuple[float, ...] = (0.25, 0.5)):
     """Per endpoint kind: the train-loss increase along its filter-normalized direction at
     |t| = each of ``t_values`` (mean of both sides), mean ± 95% t half-width over seeds."""
-    return [{"endpoint": kind, "setting": _label(e["setting"]),
-             **{f"ΔL_train at |t|={t:g}": _ci(_line_increase(results, kind, t), 3)
-                for t in t_values}}
-            for kind, e in results["endpoints"].items()]
+    from hw1.report import ci, table
+
+    return table([{"endpoint": kind, "setting": _label(e["setting"]),
+                   **{f"ΔL_train at |t|={t:g}": ci(_line_increase(results, kind, t))
+                      for t in t_values}}
+                  for kind, e in results["endpoints"].items()])
 
 
-def differences_from_base(results: dict, t_abs: float = 0.5) -> list[dict]:
-    """Each large-batch or large-lr endpoint minus the base endpoint, with a 95% interval:
-    paired over seeds for the same-init partners (they share the base's initialization and
-    directions), Welch for the independent ones. Quantities: the filter-normalized
-    train-loss increase at |t| = ``t_abs``, the weight norm, and the test accuracy and
-    loss."""
+def differences_from_base(results: dict, t_abs: float = 0.5):
+    """Each large-batch or large-lr endpoint minus the base endpoint, as "difference [95%
+    interval]": paired over seeds for the same-init partners (they share the base's
+    initialization and directions; :func:`paired_difference`), Welch for the independent ones.
+    One row per changed setting and quantity: the filter-normalized train-loss increase at
+    |t| = ``t_abs``, the weight norm, and the test accuracy and loss."""
+    from hw1.report import diff, table
+
     base = results["endpoints"]["base"]
+    quantities = {f"ΔL_train at |t|={t_abs:g}": None, "‖θ‖₂": "weight_norm",
+                  "test accuracy": "test_acc", "test loss": "test_loss"}
+
+    def values(kind: str, key: str | None) -> np.ndarray:
+        if key is None:
+            return _line_increase(results, kind, t_abs)
+        return np.array([r[key] for r in results["endpoints"][kind]["rows"]])
+
     rows = []
     for other in ("large_batch", "large_lr"):
-        for kind, compare in ((other, paired_difference),
-                              (f"{other}_independent", welch_difference)):
-            pairs = [(f"ΔL_train at |t|={t_abs:g}", _line_increase(results, kind, t_abs),
-                      _line_increase(results, "base", t_abs))]
-            pairs += [(key, [r[key] for r in results["endpoints"][kind]["rows"]],
-                       [r[key] for r in base["rows"]])
-                      for key in ("weight_norm", "test_acc", "test_loss")]
-            for what, a, b in pairs:
-                rows.append({"quantity": what, "endpoint": kind,
-                             "comparison": f"{_label(results['endpoints'][kind]['setting'])} − "
-                                           f"{_label(base['setting'])}",
-                             "test": "paired" if compare is paired_difference else "Welch",
-                             **compare(a, b)})
-    return rows
+        change = f"{_label(results['endpoints'][other]['setting'])} − {_label(base['setting'])}"
+        for what, key in quantities.items():
+            row = {"change": change, "quantity": what}
+            for kind, compare, column in (
+                    (other, paired_difference, "same init (paired)"),
+                    (f"{other}_independent", welch_difference, "independent init (Welch)")):
+                d = compare(values(kind, key), values("base", key))
+                row[column] = diff(d["difference"], d["ci95_low"], d["ci95_high"])
+            rows.append(row)
+    return table(rows)
 
 
-def summary(results: dict) -> list[dict]:
+def summary(results: dict):
     """The endpoint table (the notebook prints the pair, line and difference tables too)."""
     return endpoint_table(results)
 
 
-def make_figures(results: dict) -> list[plt.Figure]:
-    """(1) interpolation curves of the four pairs: cross-entropy (log) and accuracy, train
-    solid, test dashed, band over seeds; (2) filter-normalized lines around each endpoint."""
+def _pair_title(results: dict, pair: str) -> str:
+    a, b = (results["endpoints"][k]["setting"] for k in PAIRS[pair])
+    return f"{pair}\n{_label(a)} → {_label(b)}"
+
+
+def _curves_figure(results: dict, metric: str, name: str) -> plt.Figure:
+    """One interpolation metric (``"loss"`` or ``"acc"``) along θ(α) for the five pairs, in a
+    2 × 3 grid with one shared y-axis; the sixth panel holds the legend."""
+    from hw1.plotting import MAX_WIDTH_IN
+
+    # same init on top, independent init below, one column per changed setting (control: 3rd)
+    grid = {"batch size, same init": (0, 0), "learning rate, same init": (0, 1),
+            "batch size, independent init": (1, 0), "learning rate, independent init": (1, 1),
+            "control: same settings, independent init": (1, 2)}
     alphas = np.asarray(results["alphas"])
     label = dataset_label(results["source"], results["dataset"])
     seeds = len(results["endpoints"]["base"]["rows"])
-    figs = []
-    fig, axes = plt.subplots(2, len(PAIRS), figsize=(19, 7), sharex=True)
-    for col, (pair, per_seed) in enumerate(results["curves"].items()):
-        a, b = PAIRS[pair]
-        for row, metric in enumerate(("loss", "acc")):
-            ax = axes[row, col]
-            for split, ls in (("train", "-"), ("test", "--")):
-                runs = np.array([c[f"{split}_{metric}"] for c in per_seed])
-                band(ax, alphas, runs, color="C0" if split == "train" else "C3", ls=ls,
-                     label=split)
-            for x in (0, 1):
-                ax.axvline(x, color="grey", lw=0.8, ls=":")
-            if metric == "loss":
-                ax.set_yscale("log")
-                ax.set_title(f"{pair}\nα=0: {_label(results['endpoints'][a]['setting'])}; "
-                             f"α=1: {_label(results['endpoints'][b]['setting'])}", fontsize=9)
-            ax.set(xlabel="α" if row else None,
-                   ylabel=("cross-entropy (log)" if metric == "loss" else "accuracy")
-                   if col == 0 else None)
-    handles = [plt.Line2D([], [], color="C0", ls="-", label="train"),
-               plt.Line2D([], [], color="C3", ls="--", label="test"),
-               plt.Line2D([], [], color="grey", ls=":", label="endpoints (α = 0, 1)")]
-    fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False)
-    fig.suptitle(f"{label}: θ(α) = (1−α)θ₀ + αθ₁ between endpoints trained to "
-                 f"{results['criterion']} (line: mean, band: min–max over {seeds} seeds)",
-                 fontsize=10)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    save_figure(fig, "interpolation_curves")
-    figs.append(fig)
+    fig, axes = plt.subplots(2, 3, figsize=(MAX_WIDTH_IN, 6.8), sharex=True, sharey=True)
+    for pair, per_seed in results["curves"].items():
+        row, col = grid[pair]
+        ax = axes[row, col]
+        for split, color, ls in (("train", "C0", "-"), ("test", "C3", "--")):
+            band(ax, alphas, np.array([c[f"{split}_{metric}"] for c in per_seed]),
+                 color=color, ls=ls)
+        for x in (0, 1):
+            ax.axvline(x, color="grey", lw=0.8, ls=":")
+        ax.set_title(_pair_title(results, pair), fontsize=9)
+    if metric == "loss":
+        axes[0, 0].set_yscale("log")
+    else:  # a t interval may pass 0 or 1; the axis keeps to the possible accuracies
+        axes[0, 0].set_ylim(0, 1.02)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("cross-entropy (log scale)" if metric == "loss" else "accuracy")
+    for ax in axes[1]:
+        ax.set_xlabel("α")
+    key = axes[0, 2]
+    key.axis("off")
+    handles = [plt.Line2D([], [], color="C0", ls="-", label="train (mean over seeds)"),
+               plt.Line2D([], [], color="C3", ls="--", label="test (mean over seeds)"),
+               plt.Rectangle((0, 0), 1, 1, color="grey", alpha=0.3,
+                             label=f"band: 95% t interval over {seeds} seeds"),
+               plt.Line2D([], [], color="grey", ls=":", label="endpoints α = 0 and α = 1")]
+    key.legend(handles=handles, loc="center", fontsize=9)
+    if metric == "loss":
+        key.text(0.5, 0.12, "all panels share one y-axis;\nwhere an interval reaches below 0,\n"
+                 "its band runs to the bottom of the axis", transform=key.transAxes,
+                 ha="center", va="center", fontsize=9, color="0.3")
+    what = "Loss" if metric == "loss" else "Accuracy"
+    fig.suptitle(f"{label}: {what.lower()} along θ(α) = (1−α)·θ₀ + α·θ₁; every endpoint "
+                 f"trained to {results['criterion']}", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, name)
+    return fig
 
+
+def loss_curves_figure(results: dict) -> plt.Figure:
+    """Train and test cross-entropy along θ(α) for the five pairs, one shared log y-axis, so
+    the barriers of the panels compare directly (the README's interpolation figure)."""
+    return _curves_figure(results, "loss", "interpolation_curves")
+
+
+def accuracy_curves_figure(results: dict) -> plt.Figure:
+    """Train and test accuracy along θ(α) for the five pairs, one shared y-axis."""
+    return _curves_figure(results, "acc", "interpolation_accuracy_curves")
+
+
+def filter_normalized_figure(results: dict, t_abs: float = 0.5) -> plt.Figure:
+    """Train and test loss along θ + t·d around each endpoint (d filter-normalized, mean over
+    the directions per model), one line per setting: mean and 95% t band over the models of
+    that setting (same- and independent-init endpoints pooled); dotted lines at |t| =
+    ``t_abs``, where :func:`differences_from_base` compares the train-loss increase."""
+    label = dataset_label(results["source"], results["dataset"])
     t = np.asarray(results["t"])
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.6), sharey=True)
     groups = {"base": ["base", "base_independent"],
               "large_batch": ["large_batch", "large_batch_independent"],
               "large_lr": ["large_lr", "large_lr_independent"]}
+    n_models = 0
     for ax, split in zip(axes, ("train", "test"), strict=True):
         for kinds, color in zip(groups.values(), ("C0", "C1", "C2"), strict=True):
             runs = np.array([c[f"{split}_loss"] for k in kinds for c in results["lines"][k]])
             norms = [r["weight_norm"] for k in kinds for r in results["endpoints"][k]["rows"]]
+            n_models = len(runs)
             band(ax, t, runs, color=color,
                  label=f"{_label(results['endpoints'][kinds[0]]['setting'])} "
-                       f"({len(runs)} models, ‖θ‖ ≈ {np.mean(norms):.0f})")
-        ax.set(yscale="log", xlabel="t  (θ + t·d, d filter-normalized)",
-               title=f"{split} loss along a filter-normalized direction")
-    axes[0].set_ylabel("cross-entropy (log)")
+                       f"(‖θ‖₂ ≈ {np.mean(norms):.0f})")
+        for x in (-t_abs, t_abs):
+            ax.axvline(x, color="grey", lw=0.8, ls=":",
+                       label=f"|t| = {t_abs:g} (difference table)" if x > 0 else None)
+        ax.set(yscale="log", xlabel="t  (point θ + t·d)", title=f"{split} loss")
+    axes[0].set_ylabel("cross-entropy (log scale)")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    fig.suptitle(f"{label}: 1-D loss curves around each endpoint, mean over "
-                 f"{results['line_directions']} filter-normalized directions per model (Li et al."
-                 " 2018; band: min–max over models)", fontsize=10)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    handles.append(plt.Rectangle((0, 0), 1, 1, color="grey", alpha=0.3))
+    labels.append(f"band: 95% t interval over the {n_models} models of a setting "
+                  f"({n_models // 2} seeds × same and independent init)")
+    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
+    fig.suptitle(f"{label}: loss along a filter-normalized random direction d around each "
+                 f"endpoint\n(Li et al., 2018; mean over {results['line_directions']} "
+                 "directions per model)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.17, 1, 1))
     save_figure(fig, "interpolation_filter_normalized_lines")
-    figs.append(fig)
-    return figs
+    return fig
+
+
+def make_figures(results: dict) -> list[plt.Figure]:
+    """Every figure of the notebook: the loss and the accuracy along the interpolation line
+    (:func:`loss_curves_figure`, :func:`accuracy_curves_figure`) and the filter-normalized
+    curves around each endpoint (:func:`filter_normalized_figure`)."""
+    return [loss_curves_figure(results), accuracy_curves_figure(results),
+            filter_normalized_figure(results)]

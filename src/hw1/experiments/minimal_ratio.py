@@ -1,7 +1,8 @@
 """HW1-2 (what happens when the gradient norm is almost zero): 100 small networks driven to
 critical points (loss descent, then gradient-norm descent), refined in float64, each with its
 exact Hessian spectrum; the minimal ratio (fraction of positive eigenvalues) as a function of
-the tolerance that decides what counts as zero; a tanh control without dead units."""
+the relative cutoff λ_cut below which an eigenvalue counts as zero; a tanh control without
+dead units."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from hw1.plotting import save_figure
 from hw1.progress import progress
 from hw1.store import RunStore
 
-#: relative tolerances τ (eigenvalues with |λ| <= τ·max|λ| count as zero) of the sweep
+#: relative cutoffs λ_cut of the sweep (eigenvalues with |λ| <= λ_cut·max|λ| count as zero)
 TAUS = np.concatenate([[0.0], 10.0 ** np.arange(-16, -1.99, 0.5)])
 
 
@@ -124,59 +125,265 @@ def run(cfg: Config, executor: Executor | None = None) -> dict[str, dict]:
     return {a: {**s.result, **s.arrays} for a, s in zip(cfg.activations, runs, strict=True)}
 
 
-def ratio_vs_tau(eigenvalues: np.ndarray, taus: np.ndarray = TAUS) -> np.ndarray:
-    """Minimal ratio of every run at every relative tolerance: ``(R, len(taus))``.
+def ratio_vs_cutoff(eigenvalues: np.ndarray, cutoffs: np.ndarray = TAUS) -> np.ndarray:
+    """Minimal ratio of every run at every relative cutoff: ``(R, len(cutoffs))``.
 
     Args:
         eigenvalues: ``(R, P)`` one spectrum per run.
-        taus: relative tolerances; eigenvalue λ of a run counts as positive when
-            ``λ > τ · max|λ|`` of that run.
+        cutoffs: relative cutoffs λ_cut; eigenvalue λ of a run counts as positive when
+            ``λ > λ_cut · max|λ|`` of that run.
     """
     eig = np.asarray(eigenvalues, dtype=float)
     scale = np.abs(eig).max(axis=1, keepdims=True)  # (R, 1)
-    return (eig[:, :, None] > taus[None, None, :] * scale[:, :, None]).mean(axis=1)
+    return (eig[:, :, None] > cutoffs[None, None, :] * scale[:, :, None]).mean(axis=1)
 
 
-def counts(eigenvalues: np.ndarray, tau: float) -> dict[str, np.ndarray]:
-    """Per run: eigenvalues below ``-τ·max|λ|``, within ``±τ·max|λ|`` and above: ``(R,)`` each."""
+def counts(eigenvalues: np.ndarray, cutoff: float) -> dict[str, np.ndarray]:
+    """Per run: eigenvalues below ``-λ_cut·max|λ|``, within ``±λ_cut·max|λ|`` and above,
+    ``(R,)`` each, for the relative cutoff ``cutoff`` (λ_cut)."""
     eig = np.asarray(eigenvalues, dtype=float)
-    level = tau * np.abs(eig).max(axis=1, keepdims=True)
+    level = cutoff * np.abs(eig).max(axis=1, keepdims=True)
     neg, pos = (eig < -level).sum(1), (eig > level).sum(1)
     return {"negative": neg, "near_zero": eig.shape[1] - neg - pos, "positive": pos}
 
 
-def sign_stable_tau(r: dict, taus: np.ndarray = TAUS) -> np.ndarray:
-    """Per run, the smallest τ of the sweep from which on the number of *negative* eigenvalues
-    (λ < −τ·max|λ|) agrees at the float32 end point and at its refined point, ``(R,)``.
+def sign_stable_cutoff(r: dict, cutoffs: np.ndarray = TAUS) -> np.ndarray:
+    """Per run, the smallest cutoff λ_cut of the sweep from which on the number of *negative*
+    eigenvalues (λ < −λ_cut·max|λ|) agrees at the float32 end point and at its refined point,
+    ``(R,)``.
 
     The two points are nearby points of one run; a negative eigenvalue present at one and not
     at the other is not resolved by either. Only the negative count is compared: positive
-    eigenvalues crossing the cutoff τ·max|λ| change the positive count for reasons of size,
-    not sign. ``inf`` if the counts never agree on the grid.
+    eigenvalues crossing the cutoff λ_cut·max|λ| change the positive count for reasons of
+    size, not sign. ``inf`` if the counts never agree on the grid.
     """
     out = np.full(len(r["refined"]), np.inf)
     for i, (a, b) in enumerate(zip(r["eigenvalues"], r["refined_eigenvalues"], strict=True)):
         agree = [counts(a[None], t)["negative"][0] == counts(b[None], t)["negative"][0]
-                 for t in taus]
-        for j in range(len(taus)):
+                 for t in cutoffs]
+        for j in range(len(cutoffs)):
             if all(agree[j:]):
-                out[i] = taus[j]
+                out[i] = cutoffs[j]
                 break
     return out
 
 
-def headline_tau(results: dict) -> float:
-    """The headline tolerance: the 90th percentile over every run of every activation of
-    :func:`sign_stable_tau` (a value of the sweep's grid)."""
-    stable = np.concatenate([sign_stable_tau(r) for r in results.values()])
+def headline_cutoff(results: dict) -> float:
+    """The headline cutoff: the 90th percentile over every run of every activation of
+    :func:`sign_stable_cutoff` (a value of the sweep's grid)."""
+    stable = np.concatenate([sign_stable_cutoff(r) for r in results.values()])
     return float(np.percentile(stable, 90, method="higher"))
 
 
-def negative_curvature_table(results: dict) -> list[dict]:
+# --- tables: DataFrames for the notebook (hw1.report formatting), columns in plain words ---
+
+def _name(activation: str) -> str:
+    """Display name of an activation (``relu`` → ``ReLU``)."""
+    return {"relu": "ReLU"}.get(activation, activation)
+
+
+def _count(value: float) -> str:
+    """A count or a median of counts, exactly (``29``, ``237.5``)."""
+    return f"{float(value):g}"
+
+
+def _median_range(values: np.ndarray) -> str:
+    """``"median (lowest–highest)"`` of per-run counts ``(R,)``."""
+    v = np.asarray(values)
+    return f"{_count(np.median(v))} ({_count(v.min())}–{_count(v.max())})"
+
+
+def _cut(cutoff: float) -> str:
+    """A cutoff value as the tables print it (``0.0001``, ``1e-12``)."""
+    from hw1.report import num
+
+    return num(float(cutoff))
+
+
+def refinement_table(results: dict):
+    """Per activation: how many runs reached each gradient-norm level before and after the
+    float64 refinement, why the others stopped, and the median gradient norm and distance.
+
+    Args:
+        results: :func:`run`'s output.
+
+    Returns:
+        One row per activation (see the notebook for the columns).
+    """
+    from hw1.report import table
+
+    rows = []
+    for act, r in results.items():
+        before = np.asarray(r["grad_norm"], dtype=float)
+        after = np.array([f["grad_norm"] for f in r["refined"]])
+        reasons = [f["reason"] for f in r["refined"]]
+        rows.append({"activation": _name(act), "runs": len(after),
+                     "‖∇L‖ ≤ 1e-3 after the float32 search": int((before <= 1e-3).sum()),
+                     "‖∇L‖ ≤ 1e-6 after refinement": int((after <= 1e-6).sum()),
+                     "‖∇L‖ ≤ 1e-9 after refinement": int((after <= 1e-9).sum()),
+                     "refinement stalled": reasons.count("stalled"),
+                     "refinement used all its steps": reasons.count("max_iter"),
+                     "median ‖∇L‖, float32 end point": float(np.median(before)),
+                     "median ‖∇L‖, refined point": float(np.median(after)),
+                     "median distance moved ‖Δθ‖": float(np.median(
+                         [f["distance"] for f in r["refined"]]))})
+    return table(rows)
+
+
+def resolution_table(results: dict):
+    """Per activation: the sign-stable cutoff (:func:`sign_stable_cutoff`) as quantiles over
+    runs.
+
+    Args:
+        results: :func:`run`'s output.
+
+    Returns:
+        One row per activation: median, 90th percentile and largest sign-stable cutoff.
+    """
+    from hw1.report import table
+
+    rows = []
+    for act, r in results.items():
+        res = sign_stable_cutoff(r)
+        rows.append({"activation": _name(act), "runs": len(res),
+                     "sign-stable cutoff: median run": float(np.median(res)),
+                     "90th percentile of runs": float(np.percentile(res, 90, method="higher")),
+                     "largest (worst run)": float(res.max())})
+    return table(rows)
+
+
+def cutoff_table(results: dict, cutoffs: tuple[float, ...] = (0.0, 1e-14, 1e-12, 1e-10, 1e-8,
+                                                              1e-6, 1e-4, 1e-3, 1e-2)):
+    """Minimal ratio over the refined end points per cutoff: median and lowest–highest run,
+    one column pair per activation.
+
+    Args:
+        results: :func:`run`'s output.
+        cutoffs: the relative cutoffs λ_cut to show (rows).
+
+    Returns:
+        One row per cutoff.
+    """
+    from hw1.report import num, table
+
+    ratios = {act: ratio_vs_cutoff(r["refined_eigenvalues"], np.array(cutoffs))
+              for act, r in results.items()}
+    rows = []
+    for j, cutoff in enumerate(cutoffs):
+        row = {"cutoff λ_cut": _cut(cutoff)}
+        for act, x in ratios.items():
+            row[f"{_name(act)}: median ratio"] = float(np.median(x[:, j]))
+            row[f"{_name(act)}: lowest–highest run"] = (f"{num(x[:, j].min())}–"
+                                                       f"{num(x[:, j].max())}")
+        rows.append(row)
+    return table(rows)
+
+
+def count_table(results: dict, cutoffs: tuple[float, ...]):
+    """Eigenvalue counts per run, as ``median (lowest–highest)`` over the refined end points,
+    per activation and cutoff, with the ReLU runs' dead-unit parameters and alive units.
+
+    Args:
+        results: :func:`run`'s output.
+        cutoffs: the relative cutoffs λ_cut to show (one column per activation and cutoff).
+
+    Returns:
+        One row per kind of count.
+    """
+    from hw1.report import table
+
+    labels = {"negative": "negative (λ < −λ_cut·max|λ|)",
+              "near_zero": "near zero (|λ| ≤ λ_cut·max|λ|)",
+              "positive": "positive (λ > λ_cut·max|λ|)",
+              "dead": "parameters of dead ReLU units",
+              "alive": "alive hidden units"}
+    cells: dict[str, dict[str, str]] = {k: {"count per run": v} for k, v in labels.items()}
+    for act, r in results.items():
+        for cutoff in cutoffs:
+            column = f"{_name(act)}, λ_cut = {_cut(cutoff)}"
+            c = counts(r["refined_eigenvalues"], cutoff)
+            for key in ("negative", "near_zero", "positive"):
+                cells[key][column] = _median_range(c[key])
+            if r["dead"]:
+                cells["dead"][column] = _median_range([d["dead_parameters"] for d in r["dead"]])
+                cells["alive"][column] = _median_range([d["alive_units"] for d in r["dead"]])
+    return table(list(cells.values()))
+
+
+def zero_table(results: dict, cutoff: float = 1e-12):
+    """Where the (numerically) exact zeros come from, per activation at ``cutoff``: the
+    near-zero count, how many eigenvalues lie below the rounding level P·eps·max|λ|, and for
+    ReLU the dead-unit parameters (exact zero rows of H), their rank correlation with the
+    near-zero count and the excess of zeros over them.
+
+    Args:
+        results: :func:`run`'s output.
+        cutoff: the relative cutoff λ_cut of the near-zero count.
+
+    Returns:
+        One row per activation (medians over runs).
+    """
+    from scipy.stats import spearmanr
+
+    from hw1.report import table
+
+    rows = []
+    for act, r in results.items():
+        eig = np.asarray(r["refined_eigenvalues"], dtype=float)
+        zeros = counts(eig, cutoff)["near_zero"]
+        floor = eig.shape[1] * np.finfo(np.float64).eps * np.abs(eig).max(1, keepdims=True)
+        row = {"activation": _name(act),
+               f"near zero at λ_cut = {_cut(cutoff)}": _count(np.median(zeros)),
+               "|λ| ≤ P·eps·max|λ|": _count(np.median((np.abs(eig) <= floor).sum(1)))}
+        if r["dead"]:
+            dead = np.array([d["dead_parameters"] for d in r["dead"]])
+            row.update({"parameters of dead units": _count(np.median(dead)),
+                        "Spearman: near zero vs dead": float(spearmanr(zeros, dead).statistic),
+                        "near zero minus dead": _median_range(zeros - dead)})
+        rows.append(row)
+    return table(rows)
+
+
+def loss_half_table(results: dict, cutoff: float):
+    """Per activation: median counts of positive and near-zero eigenvalues at ``cutoff`` in
+    the lower-loss and the higher-loss half of the runs (split at the median loss).
+
+    Args:
+        results: :func:`run`'s output.
+        cutoff: the relative cutoff λ_cut.
+
+    Returns:
+        Two rows per activation.
+    """
+    from hw1.report import table
+
+    rows = []
+    for act, r in results.items():
+        loss = np.array([f["loss"] for f in r["refined"]])
+        low = loss <= np.median(loss)
+        c = counts(r["refined_eigenvalues"], cutoff)
+        for name, sel in (("lower-loss half", low), ("higher-loss half", ~low)):
+            rows.append({"activation": _name(act), "runs": f"{name} ({int(sel.sum())})",
+                         "positive: median": _count(np.median(c["positive"][sel])),
+                         "near zero: median": _count(np.median(c["near_zero"][sel])),
+                         "negative: most in a run": int(c["negative"][sel].max())})
+    return table(rows)
+
+
+def negative_curvature_table(results: dict):
     """Per activation, over the refined end points: the most negative eigenvalue relative to
     max|λ| against the gradient norm relative to max|λ| (quantiles, and their Spearman rank
-    correlation), and how many refined points have ‖∇L‖ above 1e-5 and 1e-4."""
+    correlation), and how many refined points have ‖∇L‖ above 1e-5 and 1e-4.
+
+    Args:
+        results: :func:`run`'s output.
+
+    Returns:
+        One row per activation.
+    """
     from scipy.stats import spearmanr
+
+    from hw1.report import table
 
     rows = []
     for act, r in results.items():
@@ -184,216 +391,241 @@ def negative_curvature_table(results: dict) -> list[dict]:
         scale = np.abs(eig).max(1)
         lam_min = np.clip(-eig.min(1), 0, None) / scale
         grad = np.array([f["grad_norm"] for f in r["refined"]]) / scale
-        rows.append({"activation": act,
-                     "neg_over_max_median": float(np.median(lam_min)),
-                     "neg_over_max_max": float(lam_min.max()),
-                     "grad_over_max_median": float(np.median(grad)),
-                     "spearman_neg_vs_grad": float(spearmanr(lam_min, grad).statistic),
-                     "refined_grad_above_1e-5": int((grad * scale > 1e-5).sum()),
-                     "refined_grad_above_1e-4": int((grad * scale > 1e-4).sum())})
-    return rows
+        rows.append({"activation": _name(act),
+                     "|λ_min| / max|λ|: median": float(np.median(lam_min)),
+                     "|λ_min| / max|λ|: largest": float(lam_min.max()),
+                     "‖∇L‖ / max|λ|: median": float(np.median(grad)),
+                     "Spearman: |λ_min| vs ‖∇L‖": float(spearmanr(lam_min, grad).statistic),
+                     "runs with ‖∇L‖ > 1e-5": int((grad * scale > 1e-5).sum()),
+                     "runs with ‖∇L‖ > 1e-4": int((grad * scale > 1e-4).sum())})
+    return table(rows)
 
 
-def correlation_vs_tau(results: dict, taus: tuple[float, ...] = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2),
-                       resamples: int = 2000, seed: int = 0) -> list[dict]:
-    """Spearman rank correlation of minimal ratio and loss per activation and τ, with a 95%
-    percentile-bootstrap interval over runs, and the number of distinct ratio values."""
-    from scipy.stats import spearmanr
+def _spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman rank correlation of ``a[i]`` and ``b[i]`` for every row ``i`` (ties get
+    average ranks, as in :func:`scipy.stats.spearmanr`); NaN where a row is constant.
+
+    Args:
+        a, b: ``(B, n)`` arrays, e.g. ``B`` bootstrap resamples of ``n`` runs.
+
+    Returns:
+        ``(B,)`` correlations.
+    """
+    from scipy.stats import rankdata
+
+    ra, rb = rankdata(a, axis=1), rankdata(b, axis=1)
+    ra -= ra.mean(1, keepdims=True)
+    rb -= rb.mean(1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (ra * rb).sum(1) / np.sqrt((ra * ra).sum(1) * (rb * rb).sum(1))
+
+
+def _correlations(results: dict, cutoffs: tuple[float, ...], resamples: int = 2000,
+                  seed: int = 0) -> list[dict]:
+    """Spearman rank correlation of minimal ratio and loss per activation and cutoff, with a
+    95% percentile-bootstrap interval over runs (the same resamples at every cutoff), and the
+    number of distinct ratio values.
+
+    Args:
+        results: :func:`run`'s output.
+        cutoffs: the relative cutoffs λ_cut.
+        resamples, seed: the bootstrap's resamples of the runs and its random seed.
+
+    Returns:
+        One dict per activation and cutoff: ``activation``, ``cutoff``, ``spearman``,
+        ``ci95_low``, ``ci95_high``, ``distinct_ratios``.
+    """
+    import warnings
+
+    from scipy.stats import ConstantInputWarning, spearmanr
 
     rows = []
     rng = np.random.default_rng(seed)
     for act, r in results.items():
         loss = np.array([f["loss"] for f in r["refined"]])
         idx = rng.integers(0, len(loss), size=(resamples, len(loss)))
-        for tau in taus:
-            ratio = ratio_vs_tau(r["refined_eigenvalues"], np.array([tau]))[:, 0]
-            rho = float(spearmanr(ratio, loss).statistic)
-            boot = np.array([spearmanr(ratio[k], loss[k]).statistic for k in idx])
-            low, high = np.nanpercentile(boot, [2.5, 97.5])
-            rows.append({"activation": act, "tau": tau, "spearman": rho,
+        ratios = ratio_vs_cutoff(r["refined_eigenvalues"], np.array(cutoffs))
+        for j, cutoff in enumerate(cutoffs):
+            ratio = ratios[:, j]
+            with warnings.catch_warnings():  # a constant ratio has no rank correlation: NaN
+                warnings.simplefilter("ignore", ConstantInputWarning)
+                warnings.simplefilter("ignore", RuntimeWarning)
+                rho = float(spearmanr(ratio, loss).statistic)
+                boot = _spearman_rows(ratio[idx], loss[idx])
+                low, high = np.nanpercentile(boot, [2.5, 97.5])
+            rows.append({"activation": act, "cutoff": cutoff, "spearman": rho,
                          "ci95_low": float(low), "ci95_high": float(high),
                          "distinct_ratios": int(len(np.unique(ratio)))})
     return rows
 
 
-def resolution_table(results: dict) -> list[dict]:
-    """Per activation: gradient norms at the end points and after refinement, the distance
-    moved, and the sign-stable tolerance (:func:`sign_stable_tau`), as quantiles over runs."""
-    rows = []
-    for act, r in results.items():
-        res = sign_stable_tau(r)
-        rows.append({"activation": act,
-                     "grad_norm_median_end": float(np.median(r["grad_norm"])),
-                     "grad_norm_median_refined": float(np.median(
-                         [f["grad_norm"] for f in r["refined"]])),
-                     "distance_median": float(np.median([f["distance"] for f in r["refined"]])),
-                     "stable_tau_median": float(np.median(res)),
-                     "stable_tau_p90": float(np.percentile(res, 90, method="higher")),
-                     "stable_tau_max": float(res.max())})
-    return rows
+def correlation_table(results: dict, cutoffs: tuple[float, ...] = (1e-6, 1e-5, 1e-4, 1e-3,
+                                                                   1e-2)):
+    """Spearman rank correlation of minimal ratio and loss per cutoff (rows) and activation,
+    with its 95% bootstrap interval over runs and the number of distinct ratio values.
+
+    Args:
+        results: :func:`run`'s output.
+        cutoffs: the relative cutoffs λ_cut (rows).
+
+    Returns:
+        One row per cutoff.
+    """
+    from hw1.report import diff, table
+
+    rows = {c: {"cutoff λ_cut": _cut(c)} for c in cutoffs}
+    for x in _correlations(results, cutoffs):
+        row = rows[x["cutoff"]]
+        row[f"{_name(x['activation'])}: Spearman [95% CI]"] = diff(
+            x["spearman"], x["ci95_low"], x["ci95_high"])
+        row[f"{_name(x['activation'])}: distinct ratio values"] = x["distinct_ratios"]
+    return table(list(rows.values()))
 
 
-def loss_half_table(results: dict, tau: float) -> list[dict]:
-    """Per activation: median counts of positive and near-zero eigenvalues at ``tau`` in the
-    lower-loss and the higher-loss half of the runs (split at the median loss)."""
-    rows = []
-    for act, r in results.items():
-        loss = np.array([f["loss"] for f in r["refined"]])
-        low = loss <= np.median(loss)
-        c = counts(r["refined_eigenvalues"], tau)
-        for name, sel in (("lower-loss half", low), ("higher-loss half", ~low)):
-            rows.append({"activation": act, "runs": name, "count": int(sel.sum()),
-                         "positive_median": float(np.median(c["positive"][sel])),
-                         "near_zero_median": float(np.median(c["near_zero"][sel])),
-                         "negative_max": int(c["negative"][sel].max())})
-    return rows
+# --- figures ---
+
+def _color(activation: str) -> str | None:
+    """Line colour of an activation in every figure."""
+    return {"relu": "tab:blue", "tanh": "tab:orange"}.get(activation)
 
 
-def refinement_table(results: dict) -> list[dict]:
-    """Per activation: how many runs reached each gradient-norm level, before and after the
-    float64 refinement, and why the others stopped."""
-    rows = []
-    for act, r in results.items():
-        before = np.asarray(r["grad_norm"], dtype=float)
-        after = np.array([f["grad_norm"] for f in r["refined"]])
-        reasons = [f["reason"] for f in r["refined"]]
-        rows.append({"activation": act, "runs": len(after),
-                     "float32 search <= 1e-3": int((before <= 1e-3).sum()),
-                     "refined <= 1e-6": int((after <= 1e-6).sum()),
-                     "refined <= 1e-9": int((after <= 1e-9).sum()),
-                     "stalled": reasons.count("stalled"),
-                     "max_iter": reasons.count("max_iter"),
-                     "grad_norm_median_after": float(np.median(after))})
-    return rows
+def figure_ratio_vs_cutoff(results: dict) -> plt.Figure:
+    """The cutoff sweep: median minimal ratio per cutoff at the float32 end points and at the
+    refined points, with the lowest–highest band of the refined runs, the rounding level and
+    the headline cutoff. Saved as ``minimal_ratio_vs_tolerance``.
 
+    Args:
+        results: :func:`run`'s output.
 
-def tau_table(results: dict, taus: tuple[float, ...] = (0.0, 1e-14, 1e-12, 1e-10, 1e-8, 1e-6,
-                                                       1e-4, 1e-3, 1e-2)) -> list[dict]:
-    """Median (min–max) minimal ratio over the refined end points, per activation and τ."""
-    rows = []
-    for act, r in results.items():
-        ratios = ratio_vs_tau(r["refined_eigenvalues"], np.array(taus))
-        for j, tau in enumerate(taus):
-            rows.append({"activation": act, "tau": tau, "runs": len(ratios),
-                         "ratio_median": float(np.median(ratios[:, j])),
-                         "ratio_min": float(ratios[:, j].min()),
-                         "ratio_max": float(ratios[:, j].max())})
-    return rows
-
-
-def count_table(results: dict, tau: float) -> list[dict]:
-    """Per activation, at relative tolerance ``tau``: min/median/max over the refined end
-    points of the negative, near-zero and positive eigenvalue counts, with the ReLU runs'
-    dead-unit parameters and alive units beside them."""
-    rows = []
-    for act, r in results.items():
-        c = counts(r["refined_eigenvalues"], tau)
-        if r["dead"]:
-            c["dead_unit_parameters"] = np.array([d["dead_parameters"] for d in r["dead"]])
-            c["alive_units"] = np.array([d["alive_units"] for d in r["dead"]])
-        for what, v in c.items():
-            rows.append({"activation": act, "count": what, "min": int(v.min()),
-                         "median": float(np.median(v)), "max": int(v.max())})
-    return rows
-
-
-def zero_explanation(results: dict, tau: float = 1e-12) -> list[dict]:
-    """Where the (numerically) exact zeros come from, per activation at ``tau``: the near-zero
-    count, how many eigenvalues lie below the rounding level P·eps·max|λ|, and for ReLU the
-    dead-unit parameters (exact zero rows of H), their rank correlation with the near-zero
-    count and the excess of zeros over them."""
-    from scipy.stats import spearmanr
-
-    rows = []
-    for act, r in results.items():
-        eig = np.asarray(r["refined_eigenvalues"], dtype=float)
-        zeros = counts(eig, tau)["near_zero"]
-        floor = eig.shape[1] * np.finfo(np.float64).eps * np.abs(eig).max(1, keepdims=True)
-        row = {"activation": act, "tau": tau, "near_zero_median": float(np.median(zeros)),
-               "below_P_eps_median": float(np.median((np.abs(eig) <= floor).sum(1)))}
-        if r["dead"]:
-            dead = np.array([d["dead_parameters"] for d in r["dead"]])
-            row.update({"dead_params_median": float(np.median(dead)),
-                        "spearman_zeros_vs_dead": float(spearmanr(zeros, dead).statistic),
-                        "excess_median": float(np.median(zeros - dead)),
-                        "excess_min": int((zeros - dead).min()),
-                        "excess_max": int((zeros - dead).max())})
-        rows.append(row)
-    return rows
-
-
-def make_figures(results: dict) -> list[plt.Figure]:
-    """The τ sweep; minimal ratio vs loss and negative curvature vs gradient norm; the spectra
-    relative to max|λ|."""
-    acts = list(results)
-    colors = {"relu": "tab:blue", "tanh": "tab:orange"}
-    tau_h = headline_tau(results)
+    Returns:
+        The figure.
+    """
+    lc = r"$\lambda_\mathrm{cut}$"
+    cut_h = headline_cutoff(results)
     P = next(iter(results.values()))["refined_eigenvalues"].shape[1]
     floor = P * np.finfo(np.float64).eps
-
-    fig_tau, ax = plt.subplots(figsize=(6.8, 4.4))
+    fig, ax = plt.subplots(figsize=(7.4, 4.4))
     positive = TAUS > 0
-    for act in acts:
-        r = results[act]
-        for eig, style, what in ((r["eigenvalues"], "--", "float32-trained end points"),
-                                 (r["refined_eigenvalues"], "-", "after refinement")):
-            ratios = ratio_vs_tau(eig)
+    for act, r in results.items():
+        for eig, style, what in ((r["eigenvalues"], "--", "float32 end points"),
+                                 (r["refined_eigenvalues"], "-", "refined points")):
+            ratios = ratio_vs_cutoff(eig)
             med = np.median(ratios, 0)
-            ax.plot(TAUS[positive], med[positive], style, color=colors.get(act),
-                    label=f"{act}: {what} (median)")
+            ax.plot(TAUS[positive], med[positive], style, color=_color(act),
+                    label=f"{_name(act)}, {what}: median")
             ax.plot([1e-17], [med[0]], "o" if style == "-" else "s", mfc="none",
-                    color=colors.get(act))
+                    color=_color(act))
             if style == "-":
-                ax.fill_between(TAUS[positive], np.percentile(ratios, 10, 0)[positive],
-                                np.percentile(ratios, 90, 0)[positive], color=colors.get(act),
-                                alpha=0.2, linewidth=0)
+                ax.fill_between(TAUS[positive], ratios.min(0)[positive],
+                                ratios.max(0)[positive], color=_color(act), alpha=0.2,
+                                linewidth=0)
     ax.axvspan(1e-17 * 0.5, floor, color="grey", alpha=0.12, lw=0,
-               label=f"below rounding (τ < P·eps = {floor:.0e})")
-    ax.axvline(tau_h, color="black", lw=0.8, label=f"headline τ = {tau_h:g}")
-    ax.set(xscale="log", xlabel="relative tolerance τ (|λ| ≤ τ·max|λ| counts as zero); "
-                                 "markers at the left: τ = 0",
-           ylabel="minimal ratio", ylim=(0, 0.6),
-           title="Minimal ratio vs tolerance (band: 10–90% of runs after refinement)")
-    ax.legend(fontsize=7, loc="upper right")
-    save_figure(fig_tau, "minimal_ratio_vs_tolerance")
+               label=f"below the rounding level P·eps = {floor:.0e}")
+    ax.axvline(cut_h, color="black", lw=0.8, label=f"headline cutoff {lc} = {cut_h:g}")
+    ax.set(xscale="log", ylim=(0, 0.6),
+           xlabel=f"relative cutoff {lc}: |λ| ≤ {lc}·max|λ| counts as zero\n"
+                  f"(markers at the left: {lc} = 0)",
+           ylabel=f"minimal ratio (fraction of λ > {lc}·max|λ|)",
+           title="Minimal ratio vs cutoff (band: lowest to highest refined run)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2)
+    save_figure(fig, "minimal_ratio_vs_tolerance")
+    return fig
 
-    fig, axes = plt.subplots(1, 3, figsize=(16.5, 4.6))
+
+def figure_ratio_vs_loss(results: dict) -> plt.Figure:
+    """Four panels: (a) minimal ratio vs loss at the headline cutoff; (b) their Spearman
+    correlation vs cutoff with 95% bootstrap intervals; (c) negative curvature vs gradient
+    norm; (d) index vs loss at two cutoffs. Saved as ``minimal_ratio_vs_loss``.
+
+    Args:
+        results: :func:`run`'s output.
+
+    Returns:
+        The figure.
+    """
+    lc = r"$\lambda_\mathrm{cut}$"
+    cut_h = headline_cutoff(results)
+    P = next(iter(results.values()))["refined_eigenvalues"].shape[1]
+    grid = tuple(10.0 ** np.arange(-8, -1.99, 0.5))
+    corr = _correlations(results, grid)
+    fig, ((a, b), (c, d)) = plt.subplots(2, 2, figsize=(11.4, 9.0))
     rng = np.random.default_rng(0)
-    for act in acts:
-        r = results[act]
+    for k, (act, r) in enumerate(results.items()):
         eig = np.asarray(r["refined_eigenvalues"], dtype=float)
         loss = np.array([f["loss"] for f in r["refined"]])
-        ratio = counts(eig, tau_h)["positive"] / P
+        ratio = counts(eig, cut_h)["positive"] / P
         jitter = rng.uniform(-0.3, 0.3, len(ratio)) / P
-        axes[0].scatter(ratio + jitter, loss, s=12, alpha=0.7, color=colors.get(act),
-                        label=f"{act} ({len(loss)} runs)")
+        a.scatter(ratio + jitter, loss, s=12, alpha=0.7, color=_color(act),
+                  label=f"{_name(act)} ({len(loss)} runs)")
+
+        rows = [x for x in corr if x["activation"] == act]
+        shift = 0.88 if k % 2 == 0 else 1.12  # the activations side by side at each cutoff
+        x = np.array([x["cutoff"] for x in rows]) * shift
+        rho = np.array([x["spearman"] for x in rows])
+        low, high = (np.array([x[key] for x in rows]) for key in ("ci95_low", "ci95_high"))
+        b.plot(x, rho, "o-", ms=4, color=_color(act), label=_name(act))
+        b.vlines(x, low, high, color=_color(act))  # a percentile interval may miss the point
+
         scale = np.abs(eig).max(1)
         lam_min = np.clip(-eig.min(1), 1e-300, None) / scale
         grad = np.array([f["grad_norm"] for f in r["refined"]]) / scale
-        axes[1].scatter(grad, np.clip(lam_min, 1e-18, None), s=12, alpha=0.7,
-                        color=colors.get(act), label=act)
-        index = counts(eig, 1e-12)["negative"] / P
-        axes[2].scatter(index, loss, s=12, facecolors="none", edgecolors=colors.get(act),
-                        label=f"{act}, τ = 1e-12")
-        axes[2].scatter(counts(eig, tau_h)["negative"] / P, loss, s=12, marker="x",
-                        color=colors.get(act), label=f"{act}, τ = {tau_h:g} (all 0)")
-    axes[0].set(xlabel=f"minimal ratio at τ = {tau_h:g} (jittered by ±0.3/P; values are k/P)",
-                ylabel="training loss (MSE)", yscale="log", title="Minimal ratio vs loss")
-    axes[0].legend(fontsize=8)
+        c.scatter(grad, np.clip(lam_min, 1e-18, None), s=12, alpha=0.7, color=_color(act),
+                  label=_name(act))
+
+        index_low = counts(eig, 1e-12)["negative"] / P
+        index_h = counts(eig, cut_h)["negative"] / P
+        d.scatter(index_low, loss, s=12, facecolors="none", edgecolors=_color(act),
+                  label=f"{_name(act)}, {lc} = 1e-12")
+        d.scatter(index_h, loss, s=12, marker="x", color=_color(act),
+                  label=f"{_name(act)}, {lc} = {cut_h:g}" + (" (all 0)" if not index_h.any()
+                                                             else ""))
+    a.set(xlabel=f"minimal ratio at {lc} = {cut_h:g} (values k/P, jittered by ±0.3/P)",
+          ylabel="training loss (MSE)", yscale="log",
+          title="(a) Minimal ratio vs loss, headline cutoff")
+    a.legend()
+    b.axhline(0, color="grey", lw=0.8)
+    b.axvline(cut_h, color="black", lw=0.8, label="headline cutoff")
+    b.set(xscale="log", ylim=(-1, 1), xlabel=f"relative cutoff {lc}",
+          ylabel="Spearman correlation: minimal ratio vs loss",
+          title="(b) Rank correlation vs cutoff\n(bars: 95% bootstrap interval over runs)")
+    b.legend()
     lims = np.array([1e-8, 1e-3])
-    axes[1].plot(lims, lims, color="grey", lw=0.8, label="equal")
-    axes[1].axhline(tau_h, color="black", lw=0.8, label=f"headline τ = {tau_h:g}")
-    axes[1].set(xscale="log", yscale="log", xlabel="‖∇L‖ / max|λ| after refinement",
-                ylabel="|most negative λ| / max|λ|",
-                title="Negative curvature vs gradient norm (index is 0 above the black line)")
-    axes[1].legend(fontsize=8)
-    axes[2].set(xlabel="index (fraction of λ < −τ·max|λ|)", ylabel="training loss (MSE)",
-                yscale="log", title="Index vs loss (τ = 1e-12 is below the sign resolution)")
-    axes[2].legend(fontsize=8)
+    c.plot(lims, lims, color="grey", lw=0.8, label="equal")
+    c.axhline(cut_h, color="black", lw=0.8, label=f"headline cutoff {lc} = {cut_h:g}")
+    c.set(xscale="log", yscale="log", xlabel="‖∇L‖ / max|λ| at the refined point",
+          ylabel="|most negative λ| / max|λ|",
+          title="(c) Negative curvature vs gradient norm\n"
+                "(points below the black line have index 0)")
+    c.legend()
+    d.set(xlabel=f"index: fraction of λ < −{lc}·max|λ|", ylabel="training loss (MSE)",
+          yscale="log", title=f"(d) Index vs loss at two cutoffs\n({lc} = 1e-12 is below the "
+                              "sign resolution)")
+    d.legend()
     fig.tight_layout()
     save_figure(fig, "minimal_ratio_vs_loss")
+    return fig
 
-    fig_h, axes = plt.subplots(2, len(acts), figsize=(5.5 * len(acts), 8.4), squeeze=False)
+
+def figure_spectrum_histogram(results: dict) -> plt.Figure:
+    """Histograms of |λ| / max|λ| (log scale) after refinement, by sign, per activation:
+    every run pooled (top row) and the lower- vs higher-loss half (bottom row). Saved as
+    ``minimal_ratio_spectrum_histogram``.
+
+    Args:
+        results: :func:`run`'s output.
+
+    Returns:
+        The figure.
+    """
+    from matplotlib.lines import Line2D
+
+    lc = r"$\lambda_\mathrm{cut}$"
+    acts = list(results)
+    cut_h = headline_cutoff(results)
+    P = next(iter(results.values()))["refined_eigenvalues"].shape[1]
+    floor = P * np.finfo(np.float64).eps
+    fig, axes = plt.subplots(2, len(acts), figsize=(min(5.6 * len(acts), 11.2), 8.0),
+                             squeeze=False, sharex=True)
     bins = np.arange(-20, 0.01, 0.5)
     for col, act in enumerate(acts):
         r = results[act]
@@ -401,24 +633,46 @@ def make_figures(results: dict) -> list[plt.Figure]:
         rel = eig / np.abs(eig).max(1, keepdims=True)
         loss = np.array([f["loss"] for f in r["refined"]])
         low = loss <= np.median(loss)
-        parts = ((axes[0, col], (("all runs", np.ones_like(low), "-"),), "pooled"),
-                 (axes[1, col], (("lower-loss half", low, "-"),
-                                 ("higher-loss half", ~low, ":")), "by loss"))
-        for ax, selections, what in parts:
-            for name, sel, style in selections:
-                for sign, color, sname in ((1, "tab:green", "λ > 0"), (-1, "tab:red", "λ < 0")):
+        parts = ((axes[0, col], ((np.ones_like(low), "-"),),
+                  f"{_name(act)}, all {len(loss)} runs ({int((rel == 0).sum())} λ exactly 0, "
+                  "not shown)"),
+                 (axes[1, col], ((low, "-"), (~low, ":")),
+                  f"{_name(act)}, lower- vs higher-loss half"))
+        for ax, selections, title in parts:
+            for sel, style in selections:
+                for sign, color in ((1, "tab:green"), (-1, "tab:red")):
                     part = rel[sel]
                     vals = np.log10(np.abs(part[np.sign(part) == sign]))
                     ax.hist(np.clip(vals, bins[0], bins[-1]), bins=bins, histtype="step",
-                            color=color, ls=style, label=f"{sname}, {name}")
-            ax.axvline(np.log10(tau_h), color="black", lw=0.8, label=f"headline τ = {tau_h:g}")
-            ax.axvline(np.log10(floor), color="grey", lw=0.8, ls="--", label="P·eps")
-            ax.set(xlabel="log10(|λ| / max|λ|)  (values below −20 in the first bin)",
-                   ylabel="eigenvalues (summed over runs)",
-                   title=f"{act}: spectra after refinement, {what} "
-                         f"({int((rel == 0).sum())} exactly 0, not shown)")
+                            color=color, ls=style)
+            ax.axvline(np.log10(cut_h), color="black", lw=0.8)
+            ax.axvline(np.log10(floor), color="grey", lw=0.8, ls="--")
+            ax.set(ylabel="eigenvalues (summed over runs)", title=title)
             ax.set_yscale("symlog", linthresh=1)
-            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
-    fig_h.tight_layout()
-    save_figure(fig_h, "minimal_ratio_spectrum_histogram")
-    return [fig_tau, fig, fig_h]
+        axes[1, col].set_xlabel("log10(|λ| / max|λ|); values below −20 in the first bin")
+    handles = [Line2D([], [], color="tab:green", label="λ > 0"),
+               Line2D([], [], color="tab:red", label="λ < 0"),
+               Line2D([], [], color="dimgrey", label="all runs (top), lower-loss half (bottom)"),
+               Line2D([], [], color="dimgrey", ls=":", label="higher-loss half (bottom)"),
+               Line2D([], [], color="black", lw=0.8, label=f"headline cutoff {lc} = {cut_h:g}"),
+               Line2D([], [], color="grey", lw=0.8, ls="--",
+                      label=f"rounding level P·eps = {floor:.0e}")]
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.legend(handles=handles, loc="lower center", ncol=3)
+    save_figure(fig, "minimal_ratio_spectrum_histogram")
+    return fig
+
+
+def make_figures(results: dict) -> list[plt.Figure]:
+    """Every figure of the notebook (used by ``python -m hw1.figures``): the cutoff sweep;
+    minimal ratio and index vs loss with negative curvature vs gradient norm; the spectra
+    relative to max|λ|.
+
+    Args:
+        results: :func:`run`'s output.
+
+    Returns:
+        The three figures, in that order.
+    """
+    return [figure_ratio_vs_cutoff(results), figure_ratio_vs_loss(results),
+            figure_spectrum_histogram(results)]

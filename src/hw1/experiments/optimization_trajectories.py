@@ -134,116 +134,214 @@ def _pairwise_cos(unit: np.ndarray) -> np.ndarray:
     return np.sum(unit[i] * unit[j], axis=1)
 
 
-def geometry(results: dict, part: str) -> dict[str, float]:
+def geometry(results: dict, part: str) -> dict[str, object]:
     """Distances and angles between the runs' initial and final weights.
 
+    Args:
+        results: what :func:`run` returns.
+        part: ``"whole"`` or ``"first_layer"``.
+
     Returns:
-        norms of the initial and final weights (mean over runs), the distance between two
-        initializations, between two solutions, and from each run's initialization to its
-        solution (mean, min, max), and the cosine between two runs' displacement vectors
-        θ_end − θ_0 (mean of |cos| and the largest |cos|; for independent random directions
-        in P dimensions E|cos| = √(2/(πP))). Ratios to the mean weight norm compare with √2,
-        the distance between two independent zero-mean random vectors of equal norm.
+        Per run ``(R,)``: the norms of the initial and final weights (``norm_init``,
+        ``norm_end``) and the distance from each run's initialization to its solution
+        (``travel``); per pair of runs ``(R*(R-1)/2,)``: the distance between two
+        initializations (``init_init``), between two solutions (``end_end``) and the |cos|
+        between two runs' displacement vectors θ_end − θ_0 (``move_cos``); and ``params``
+        and ``random_mean_abs_cos``, the E|cos| = √(2/(πP)) of independent random directions
+        in P dimensions. Ratios of a pair distance to the mean norm compare with √2, the
+        distance between two independent zero-mean random vectors of equal norm.
     """
     snaps = _part(results, part)
     init, end = snaps[:, 0], snaps[:, -1]
     moves = end - init
     unit = moves / np.linalg.norm(moves, axis=1, keepdims=True)
-    cos = np.abs(_pairwise_cos(unit))
-    ii, ee, travel = _pairwise(init), _pairwise(end), np.linalg.norm(moves, axis=1)
-    return {"part": part, "params": snaps.shape[2],
-            "norm_init": float(np.linalg.norm(init, axis=1).mean()),
-            "norm_end": float(np.linalg.norm(end, axis=1).mean()),
-            "init_init_mean": float(ii.mean()), "init_init_min": float(ii.min()),
-            "init_init_max": float(ii.max()),
-            "init_to_end_mean": float(travel.mean()), "init_to_end_min": float(travel.min()),
-            "init_to_end_max": float(travel.max()),
-            "end_end_mean": float(ee.mean()), "end_end_min": float(ee.min()),
-            "end_end_max": float(ee.max()),
-            "init_init_over_norm_init": float(ii.mean() / np.linalg.norm(init, axis=1).mean()),
-            "end_end_over_norm_end": float(ee.mean() / np.linalg.norm(end, axis=1).mean()),
-            "init_to_end_over_init_init": float(travel.mean() / ii.mean()),
-            "move_cos_abs_mean": float(cos.mean()), "move_cos_abs_max": float(cos.max()),
+    return {"params": snaps.shape[2],
+            "norm_init": np.linalg.norm(init, axis=1), "norm_end": np.linalg.norm(end, axis=1),
+            "travel": np.linalg.norm(moves, axis=1),
+            "init_init": _pairwise(init), "end_end": _pairwise(end),
+            "move_cos": np.abs(_pairwise_cos(unit)),
             "random_mean_abs_cos": float(np.sqrt(2 / (np.pi * snaps.shape[2])))}
 
 
-def plane_view(results: dict, components: int = 2) -> list[dict]:
+def plane_view(results: dict, components: int = 2) -> dict[str, dict]:
     """What the joint PCA plane shows of the geometry, per part.
 
+    Args:
+        results: what :func:`run` returns.
+        components: how many principal components to fit.
+
     Returns:
-        Rows with the mean distance between two initializations in full space and within
-        the plane of PCs 1-2, their ratio, and for PC1 and PC2 the run whose displacement
-        θ_end − θ_0 is best aligned with it and that |cos|.
+        ``{part: row}``, each row with the explained-variance ratios of the components
+        (``explained``), the mean distance between two initializations in full space and
+        within the plane of PCs 1-2, and for each PC the run whose displacement θ_end − θ_0
+        is best aligned with it and that |cos| (``best_run``, ``best_cos``, one per PC).
     """
-    rows = []
-    for part in ("whole", "first_layer"):
+    out = {}
+    for part in _parts():
         snaps = _part(results, part)
-        coords, _ = project(results, part, components)
+        coords, explained = project(results, part, components)
         R, S, P = snaps.shape
         pca = PCA(n_components=components, random_state=0).fit(snaps.reshape(R * S, P))
         moves = snaps[:, -1] - snaps[:, 0]
         moves /= np.linalg.norm(moves, axis=1, keepdims=True)
         align = np.abs(pca.components_ @ moves.T)  # (components, R)
         full, plane = _pairwise(snaps[:, 0]).mean(), _pairwise(coords[:, 0]).mean()
-        row = {"part": part, "init_init_full": float(full), "init_init_in_plane": float(plane),
-               "in_plane_share": float(plane / full)}
-        for k in range(components):
-            row[f"PC{k + 1}_best_run"] = int(align[k].argmax())
-            row[f"PC{k + 1}_best_cos"] = float(align[k].max())
-        rows.append(row)
-    return rows
+        out[part] = {"explained": explained, "init_init_full": float(full),
+                     "init_init_in_plane": float(plane),
+                     "best_run": align.argmax(1), "best_cos": align.max(1)}
+    return out
 
 
-def geometry_table(results: dict) -> list[dict]:
-    """:func:`geometry` for the whole model and the first layer, one row per quantity."""
-    parts = {part: geometry(results, part) for part in ("whole", "first_layer")}
-    return [{"quantity": k, **{part: g[k] for part, g in parts.items()}}
-            for k in parts["whole"] if k != "part"]
+def _parts() -> dict[str, str]:
+    """The two parameter sets each view is computed for, and their names in tables."""
+    return {"whole": "whole model", "first_layer": "first layer"}
 
 
-def summary(results: dict) -> list[dict]:
-    """Per part: explained variance of the two components and final accuracies."""
-    acc = np.asarray(results["snapshot_train_acc"])
+def _pct(value: float) -> float:
+    return 100 * float(value)
+
+
+def plane_table(results: dict):
+    """The shared PCA plane of each figure: one row per quantity, one column per part.
+
+    Args:
+        results: what :func:`run` returns.
+
+    Returns:
+        A display DataFrame (:func:`hw1.report.table`).
+    """
+    from hw1.report import table
+
+    view = plane_view(results)
+    rows = [
+        ("PC1, % of the variance of all snapshots", lambda v: _pct(v["explained"][0])),
+        ("PC2, % of the variance", lambda v: _pct(v["explained"][1])),
+        ("distance between two starts, full space (mean over pairs)",
+         lambda v: v["init_init_full"]),
+        ("the same, within the PC1–PC2 plane", lambda v: v["init_init_in_plane"]),
+        ("share of that distance within the plane",
+         lambda v: v["init_init_in_plane"] / v["init_init_full"]),
+        ("run whose move θ_end − θ_0 is best aligned with PC1", lambda v: int(v["best_run"][0])),
+        ("its |cos| with PC1", lambda v: float(v["best_cos"][0])),
+        ("run best aligned with PC2", lambda v: int(v["best_run"][1])),
+        ("its |cos| with PC2", lambda v: float(v["best_cos"][1])),
+    ]
+    return table([{"quantity": name, **{_parts()[p]: f(view[p]) for p in _parts()}}
+                  for name, f in rows])
+
+
+def accuracy_table(results: dict):
+    """Training accuracy (%) at each snapshot: mean ± 95% t interval over runs, and the
+    lowest and highest run.
+
+    Args:
+        results: what :func:`run` returns.
+
+    Returns:
+        A display DataFrame (:func:`hw1.report.table`).
+    """
+    from hw1.report import ci, table
+
+    acc = 100 * np.asarray(results["snapshot_train_acc"])  # (R, S)
+    return table({"epoch": int(e), "training accuracy %, mean ± 95% t over runs": ci(acc[:, s]),
+                  "lowest run": float(acc[:, s].min()), "highest run": float(acc[:, s].max())}
+                 for s, e in enumerate(results["snapshot_epochs"]))
+
+
+def explained_variance(results: dict, components: int = 8):
+    """Per part: the % of the variance of all snapshots along PCs 1..``components`` and
+    their sum.
+
+    Args:
+        results: what :func:`run` returns.
+        components: how many principal components to fit.
+
+    Returns:
+        A display DataFrame (:func:`hw1.report.table`).
+    """
+    from hw1.report import table
+
     rows = []
-    for part in ("whole", "first_layer"):
-        _, ev = project(results, part)
-        rows.append({"part": part, "PC1_var": float(ev[0]), "PC2_var": float(ev[1]),
-                     "final_train_acc_min": float(acc[:, -1].min()),
-                     "final_train_acc_max": float(acc[:, -1].max())})
-    return rows
-
-
-def explained_variance(results: dict, components: int = 8) -> list[dict]:
-    """Per part: the explained-variance ratio of PCs 1..``components`` and their sum."""
-    rows = []
-    for part in ("whole", "first_layer"):
+    for part, name in _parts().items():
         _, ev = project(results, part, components)
-        rows.append({"part": part, **{f"PC{k + 1}": float(v) for k, v in enumerate(ev)},
-                     f"PC1-{components}": float(ev.sum())})
-    return rows
+        rows.append({"part": name, **{f"PC{k + 1}": _pct(v) for k, v in enumerate(ev)},
+                     f"PC1–{components}": _pct(ev.sum())})
+    return table(rows, index="part")
+
+
+def _mean_range(values: np.ndarray) -> str:
+    from hw1.report import num
+
+    return f"{num(values.mean())} ({num(values.min())}–{num(values.max())})"
+
+
+def geometry_table(results: dict):
+    """:func:`geometry` for the whole model and the first layer, one row per quantity:
+    per-run quantities as mean ± 95% t interval over runs, per-pair ones as mean (min–max
+    over pairs, which share runs, so no interval is given).
+
+    Args:
+        results: what :func:`run` returns.
+
+    Returns:
+        A display DataFrame (:func:`hw1.report.table`).
+    """
+    from hw1.report import ci, table
+
+    geo = {p: geometry(results, p) for p in _parts()}
+    rows = [
+        ("parameters", lambda g: int(g["params"])),
+        ("‖θ_0‖, norm at the start", lambda g: ci(g["norm_init"])),
+        ("‖θ_end‖, norm at the end", lambda g: ci(g["norm_end"])),
+        ("distance start → end of a run", lambda g: ci(g["travel"])),
+        ("distance between two starts, mean (range)", lambda g: _mean_range(g["init_init"])),
+        ("distance between two ends, mean (range)", lambda g: _mean_range(g["end_end"])),
+        ("two starts' distance / mean ‖θ_0‖", lambda g: g["init_init"].mean()
+         / g["norm_init"].mean()),
+        ("two ends' distance / mean ‖θ_end‖", lambda g: g["end_end"].mean()
+         / g["norm_end"].mean()),
+        ("start → end / two starts' distance", lambda g: g["travel"].mean()
+         / g["init_init"].mean()),
+        ("|cos| of two runs' moves, mean (range)", lambda g: _mean_range(g["move_cos"])),
+        ("|cos| of two random directions, √(2/(πP))", lambda g: g["random_mean_abs_cos"]),
+    ]
+    return table([{"quantity": name, **{_parts()[p]: f(geo[p]) for p in _parts()}}
+                  for name, f in rows])
+
+
+def trajectory_figure(results: dict, part: str) -> plt.Figure:
+    """The runs' snapshots on the joint PCA plane of ``part``; the legend gives each run's
+    training accuracy after the first snapshot interval and at the end.
+
+    Args:
+        results: what :func:`run` returns.
+        part: ``"whole"`` or ``"first_layer"``.
+
+    Returns:
+        The figure, saved as ``optimization_trajectory_<part>``.
+    """
+    from hw1.report import num
+
+    acc = 100 * np.asarray(results["snapshot_train_acc"])
+    every = results["snapshot_epochs"][1]
+    coords, ev = project(results, part)
+    fig, ax = plt.subplots(figsize=(7.6, 5.4))
+    for r in range(len(coords)):
+        ax.plot(coords[r, :, 0], coords[r, :, 1], "-o", color=f"C{r}", ms=3, lw=1,
+                label=f"run {r}: {num(acc[r, 1])} → {num(acc[r, -1])}")
+        ax.plot(*coords[r, 0], "o", mfc="white", mec=f"C{r}", ms=7, zorder=3)
+        ax.plot(*coords[r, 1], "s", color=f"C{r}", ms=5, zorder=3)
+    ax.set_aspect("equal", adjustable="datalim")  # distances on the plane are comparable
+    ax.set(xlabel=f"PC1 ({100 * ev[0]:.1f}% of variance)",
+           ylabel=f"PC2 ({100 * ev[1]:.1f}% of variance)",
+           title=f"Weights of the {_parts()[part]} every {every} epochs, {len(coords)} runs, "
+                 f"one joint PCA\nopen circle: start; square: epoch {every}")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), handlelength=1.2,
+              title=f"training accuracy %,\nepoch {every} → {results['snapshot_epochs'][-1]}")
+    save_figure(fig, f"optimization_trajectory_{part}")
+    return fig
 
 
 def make_figures(results: dict) -> list[plt.Figure]:
     """Trajectories on the shared PCA plane, whole model and first layer."""
-    figs = []
-    acc = np.asarray(results["snapshot_train_acc"])
-    for part, title in (("whole", "whole model"), ("first_layer", "first layer")):
-        coords, ev = project(results, part)
-        fig, ax = plt.subplots(figsize=(6.4, 5.2))
-        for r in range(len(coords)):
-            ax.plot(coords[r, :, 0], coords[r, :, 1], "-o", color=f"C{r}", ms=3, lw=1,
-                    label=f"run {r}")
-            ax.plot(*coords[r, 0], "o", mfc="white", mec=f"C{r}", ms=6, zorder=3)
-            for s in (1, coords.shape[1] - 1):  # after the first interval and at the end
-                ax.annotate(f"{100 * acc[r, s]:.1f}", coords[r, s], fontsize=6, color=f"C{r}",
-                            xytext=(3, -3 if s == 1 else 3), textcoords="offset points")
-        ax.set_aspect("equal", adjustable="datalim")  # distances on the plane are comparable
-        ax.set(xlabel=f"PC1 ({100 * ev[0]:.1f}% of variance)",
-               ylabel=f"PC2 ({100 * ev[1]:.1f}% of variance)",
-               title=f"Weights of the {title} every {results['snapshot_epochs'][1]} epochs, "
-                     "one joint PCA\n(open circle: start; labels: training accuracy % after "
-                     f"epoch {results['snapshot_epochs'][1]} and at the end)")
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside the data
-        save_figure(fig, f"optimization_trajectory_{part}")
-        figs.append(fig)
-    return figs
+    return [trajectory_figure(results, part) for part in _parts()]

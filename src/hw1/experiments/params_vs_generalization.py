@@ -133,11 +133,6 @@ def run(cfg: Config, executor: Executor | None = None) -> dict[str, dict]:
     return out
 
 
-def _ci(values, digits: int = 4) -> str:
-    mean, half = t_interval(values)
-    return f"{mean:.{digits}g} ± {half:.2g}"
-
-
 def _flattening(row: dict, flat_epochs: int) -> np.ndarray:
     """Per seed: relative change of the train loss over the last ``flat_epochs`` epochs,
     ``(L[-1 - flat_epochs] − L[-1]) / L[-1 - flat_epochs]``."""
@@ -146,141 +141,251 @@ def _flattening(row: dict, flat_epochs: int) -> np.ndarray:
     return (before - end) / before
 
 
-def summary(results: dict) -> list[dict]:
-    """Per dataset and width: parameters, final train/test loss and accuracy and the loss gap
-    (mean ± 95% t half-width over seeds), and the largest relative drop of the train loss
-    over the last epochs among the seeds (how flat the end of training is)."""
+def _percent(fraction: float) -> str:
+    """A fraction as a percentage with 3 significant digits (``0.138`` → ``"13.8%"``)."""
+    from hw1.report import num
+
+    return f"{num(100 * fraction)}%"
+
+
+def _welch_cells(a, b, what: str) -> dict[str, str]:
+    """``mean(a) − mean(b)`` with its 95% Welch interval, as two cells named after ``what``
+    (the cells of :func:`hw1.report.welch`, renamed).
+
+    Args:
+        a, b: ``(seeds,)`` values of the two settings compared.
+        what: the quantity and the comparison, e.g. ``"test acc: 40 − 20 ep"``.
+
+    Returns:
+        ``{"<what> [95% CI]": "+0.0402 [0.0171, 0.0634]", "<what>: CI excludes 0": "yes"}``.
+    """
+    from hw1.report import diff
+
+    w = welch_difference(a, b)
+    return {f"{what} [95% CI]": diff(w["difference"], w["ci95_low"], w["ci95_high"]),
+            f"{what}: CI excludes 0": "yes" if w["excludes_0"] else "no"}
+
+
+def _label(results: dict, name: str) -> str:
+    """The dataset's display name (``"CIFAR-10 (JPEG copy)"`` for the offline copy)."""
+    return dataset_label(results[name]["source"], name)
+
+
+def summary(results: dict, name: str):
+    """One dataset's final metrics per width: parameters, train and test loss and accuracy,
+    the loss gap test − train (mean ± 95% t half-width over seeds), and the largest relative
+    drop of the train loss over the last epochs among the seeds (how flat the end of
+    training is).
+
+    Args:
+        results: the output of :func:`run`.
+        name: the dataset (a key of ``results``).
+
+    Returns:
+        A DataFrame (:func:`hw1.report.table`), one row per width.
+    """
+    from hw1.report import ci, table
+
+    res = results[name]
     out = []
-    for name, res in results.items():
-        for r in res["rows"]:
-            flat = _flattening(r, res["flat_epochs"])
-            out.append({"dataset": name, "width": r["width"], "params": r["n_params"],
-                        **{k: _ci(r[k]) for k in METRICS},
-                        "gap_loss": _ci(np.subtract(r["test_loss"], r["train_loss"]), 3),
-                        f"train-loss drop, last {res['flat_epochs']} epochs (max)":
-                            f"{flat.max():.1%}"})
-    return out
+    for r in res["rows"]:
+        flat = _flattening(r, res["flat_epochs"])
+        out.append({"width w": r["width"], "parameters": r["n_params"],
+                    "train loss": ci(r["train_loss"]), "train acc": ci(r["train_acc"]),
+                    "test loss": ci(r["test_loss"]), "test acc": ci(r["test_acc"]),
+                    "loss gap (test − train)": ci(np.subtract(r["test_loss"],
+                                                              r["train_loss"])),
+                    f"train-loss drop, last {res['flat_epochs']} epochs": _percent(flat.max())})
+    return table(out)
 
 
-def fitting_regime(results: dict) -> list[dict]:
+def fitting_regime(results: dict):
     """Per dataset: the smallest width whose every seed fits (train accuracy ≥ ``fit_acc``),
     and the test accuracy difference (95% Welch interval) between each larger width that
     also fits and it: does test accuracy keep changing once the training set is fitted? A
-    row with no difference says when no wider width fits (or none fits at all)."""
+    row with no difference says when no wider width fits (or none fits at all).
+
+    Returns:
+        A DataFrame (:func:`hw1.report.table`).
+    """
+    from hw1.report import num, table
+
     out = []
     for name, res in results.items():
         rows = res["rows"]
+        label = _label(results, name)
         fits = [min(r["train_acc"]) >= res["fit_acc"] for r in rows]
         if True not in fits:
-            out.append({"dataset": name, "first fitting width": "none"})
+            out.append({"dataset": label, "first fitting width": "none"})
             continue
         first = fits.index(True)
         wider = [r for r, f in zip(rows[first + 1:], fits[first + 1:], strict=True) if f]
         if not wider:
-            out.append({"dataset": name, "first fitting width": rows[first]["width"],
-                        "width": "no wider width in the sweep"})
+            out.append({"dataset": label, "first fitting width": rows[first]["width"],
+                        "wider width w": "no wider width in the sweep"})
         for r in wider:
-            out.append({"dataset": name, "first fitting width": rows[first]["width"],
-                        "width": r["width"], "params": r["n_params"],
-                        **welch_difference(r["test_acc"], rows[first]["test_acc"])})
-    return out
+            out.append({"dataset": label, "first fitting width": rows[first]["width"],
+                        "wider width w": r["width"], "parameters": num(r["n_params"]),
+                        **_welch_cells(r["test_acc"], rows[first]["test_acc"],
+                                       "test acc: w − first fitting")})
+    return table(out)
 
 
-def budget_check(results: dict) -> list[dict]:
-    """Per dataset and checked width: the final train accuracy, test accuracy and test loss
-    after the main budget and after the longer one (means over seeds), the test differences
+def budget_check(results: dict):
+    """Per dataset and checked width: the final train accuracy after the main budget and
+    after the longer one (means over seeds), the test accuracy and loss differences
     longer − main with 95% Welch intervals, and the largest train-loss drop over the last
-    ``flat_epochs`` epochs of the longer run."""
+    ``flat_epochs`` epochs of the longer run.
+
+    Returns:
+        A DataFrame (:func:`hw1.report.table`), one row per dataset and checked width.
+    """
+    from hw1.report import table
+
     out = []
     for name, res in results.items():
         main = {r["width"]: r for r in res["rows"]}
+        short, long_ = res["epochs"], res["check_epochs"]
         for r in res["check_rows"]:
             m = main[r["width"]]
-            acc = welch_difference(r["test_acc"], m["test_acc"])
-            loss = welch_difference(r["test_loss"], m["test_loss"])
-            out.append({"dataset": name, "width": r["width"],
-                        f"train acc {res['epochs']}→{res['check_epochs']} ep":
-                            f"{np.mean(m['train_acc']):.4f} → {np.mean(r['train_acc']):.4f}",
-                        "test acc diff": f"{acc['difference']:+.4f} [{acc['ci95_low']:.4f}, "
-                                         f"{acc['ci95_high']:.4f}]",
-                        "test loss diff": f"{loss['difference']:+.4f} [{loss['ci95_low']:.4f}, "
-                                          f"{loss['ci95_high']:.4f}]",
-                        f"drop, last {res['flat_epochs']} ep":
-                            f"{_flattening(r, res['flat_epochs']).max():.1%}"})
-    return out
+            out.append({"dataset": _label(results, name), "width w": r["width"],
+                        f"train acc, {short} ep": float(np.mean(m["train_acc"])),
+                        f"train acc, {long_} ep": float(np.mean(r["train_acc"])),
+                        **_welch_cells(r["test_acc"], m["test_acc"],
+                                       "Δ test acc"),
+                        **_welch_cells(r["test_loss"], m["test_loss"],
+                                       "Δ test loss"),
+                        f"train-loss drop, last {res['flat_epochs']} of {long_} ep":
+                            _percent(_flattening(r, res["flat_epochs"]).max())})
+    return table(out)
 
 
-def differences_from_lowest_test_loss(results: dict, key: str = "test_acc") -> list[dict]:
+def differences_from_lowest_test_loss(results: dict, key: str = "test_acc"):
     """Per dataset, each wider width minus the width with the lowest mean test loss, in
-    ``key``, with its 95% Welch interval: do accuracy and loss move together past it?"""
+    ``key``, with its 95% Welch interval: do accuracy and loss move together past it? A
+    dataset whose lowest test loss is at the widest width gets a row saying so.
+
+    Returns:
+        A DataFrame (:func:`hw1.report.table`).
+    """
+    from hw1.report import table
+
+    what = key.replace("_", " ")
     out = []
     for name, res in results.items():
         rows = res["rows"]
         ref = int(np.argmin([np.mean(r["test_loss"]) for r in rows]))
+        if ref == len(rows) - 1:
+            out.append({"dataset": _label(results, name),
+                        "widths": f"none: lowest test loss at the widest, {rows[ref]['width']}"})
         for r in rows[ref + 1:]:
-            out.append({"dataset": name, "quantity": key,
+            out.append({"dataset": _label(results, name),
                         "widths": f"{r['width']} − {rows[ref]['width']}",
-                        **welch_difference(r[key], rows[ref][key])})
-    return out
+                        **_welch_cells(r[key], rows[ref][key], what)})
+    return table(out)
 
 
-def consecutive_differences(results: dict, key: str = "test_acc") -> list[dict]:
-    """Per dataset, each width minus the next smaller one in ``key`` (``test_acc`` or
-    ``test_loss``), with its 95% Welch t-interval: where does the curve still move?"""
+def consecutive_differences(results: dict, name: str):
+    """One dataset: each width minus the next smaller one in test accuracy and in test loss,
+    with 95% Welch t-intervals: where does the curve still move?
+
+    Args:
+        results: the output of :func:`run`.
+        name: the dataset (a key of ``results``).
+
+    Returns:
+        A DataFrame (:func:`hw1.report.table`), one row per pair of consecutive widths.
+    """
+    from hw1.report import table
+
+    rows = results[name]["rows"]
     out = []
-    for name, res in results.items():
-        rows = res["rows"]
-        for smaller, r in zip(rows, rows[1:], strict=False):
-            out.append({"dataset": name, "quantity": key,
-                        "widths": f"{r['width']} − {smaller['width']}",
-                        **welch_difference(r[key], smaller[key])})
-    return out
+    for smaller, r in zip(rows, rows[1:], strict=False):
+        out.append({"widths": f"{r['width']} − {smaller['width']}",
+                    **_welch_cells(r["test_acc"], smaller["test_acc"], "test acc"),
+                    **_welch_cells(r["test_loss"], smaller["test_loss"], "test loss")})
+    return table(out)
+
+
+def _width_axis(ax: plt.Axes, rows: list[dict]) -> None:
+    """Label the top of a parameters axis with the widths ``w`` of ``rows``."""
+    from matplotlib.ticker import NullFormatter, NullLocator
+
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    top = ax.secondary_xaxis("top")
+    top.set_xticks([r["n_params"] for r in rows], labels=[str(r["width"]) for r in rows])
+    top.xaxis.set_minor_locator(NullLocator())
+    top.set_xlabel("width w")
+
+
+def figure(results: dict, name: str) -> plt.Figure:
+    """One dataset against the number of parameters (log x; the widths on the top axis):
+    train (solid) and test (dashed) loss and accuracy, the test accuracy of widths ≥ 16 on
+    an axis of its own with the seeds and the widths that fit their training set marked,
+    and the loss gap test − train; each mean ± 95% t interval over seeds.
+
+    Args:
+        results: the output of :func:`run`.
+        name: the dataset (a key of ``results``).
+
+    Returns:
+        The figure, saved as ``params_vs_generalization_<name>``.
+    """
+    from hw1.plotting import MAX_WIDTH_IN
+
+    res = results[name]
+    rows = res["rows"]
+    params = np.array([r["n_params"] for r in rows])
+    fig, axes = plt.subplots(2, 2, figsize=(MAX_WIDTH_IN - 0.6, 8.2))
+    (ax_loss, ax_acc), (ax_zoom, ax_gap) = axes
+    for ax, key, ylabel in ((ax_loss, "loss", "cross-entropy (log)"),
+                            (ax_acc, "acc", "accuracy")):
+        for split, fmt, color in (("train", "o-", "C0"), ("test", "s--", "C3")):
+            mean, half = np.array([t_interval(r[f"{split}_{key}"]) for r in rows]).T
+            # an accuracy interval is drawn clipped to [0, 1]; a loss one to (0, ∞)
+            low = np.minimum(half, mean) if key == "acc" else np.minimum(half, 0.999 * mean)
+            high = np.minimum(half, 1 - mean) if key == "acc" else half
+            ax.errorbar(params, mean, yerr=[low, high], fmt=fmt, color=color, ms=3,
+                        capsize=2, label=split)
+        ax.set(xscale="log", xlabel="number of parameters (log)", ylabel=ylabel)
+    ax_loss.set_yscale("log")
+    ax_loss.set_title("loss")
+    ax_acc.set_title("accuracy (intervals clipped to [0, 1])")
+    ax_acc.legend(loc="lower right")
+
+    zoom = [r for r in rows if r["width"] >= 16]
+    p = np.array([r["n_params"] for r in zoom])
+    mean, half = np.array([t_interval(r["test_acc"]) for r in zoom]).T
+    ax_zoom.errorbar(p, mean, yerr=half, fmt="s--", color="C3", ms=3, capsize=2,
+                     label="test (mean)")
+    for i, r in enumerate(zoom):
+        ax_zoom.plot([r["n_params"] * 1.08] * len(r["test_acc"]), r["test_acc"], ".",
+                     color="k", alpha=0.5, ms=4, label="test, each seed" if i == 0 else None)
+    fitted = [r for r in zoom if min(r["train_acc"]) >= res["fit_acc"]]
+    for i, r in enumerate(fitted):
+        ax_zoom.axvspan(r["n_params"] / 1.3, r["n_params"] * 1.3, color="grey", alpha=0.15,
+                        lw=0, label=f"every seed ≥ {100 * res['fit_acc']:g}% train acc"
+                        if i == 0 else None)
+    ax_zoom.set(xscale="log", xlabel="number of parameters (log)",
+                ylabel="test accuracy (zoomed)", title="test accuracy, widths ≥ 16")
+    ax_zoom.legend(loc="lower right")
+
+    mean, half = np.array([t_interval(np.subtract(r["test_loss"], r["train_loss"]))
+                           for r in rows]).T
+    ax_gap.errorbar(params, mean, yerr=half, fmt="o-", color="k", ms=3, capsize=2)
+    ax_gap.set(xscale="log", xlabel="number of parameters (log)",
+               ylabel="test loss − train loss", title="loss gap")
+    for ax, shown in ((ax_loss, rows), (ax_acc, rows), (ax_zoom, zoom), (ax_gap, rows)):
+        _width_axis(ax, shown)
+    seeds = len(rows[0]["train_loss"])
+    fig.suptitle(f"{_label(results, name)}: one MLP structure (input-w-w-10) at {len(rows)} "
+                 f"widths w, each trained for a fixed {res['epochs']} cosine epochs\n"
+                 f"({seeds} seeds; error bars: 95% t interval over seeds)")
+    fig.tight_layout()
+    save_figure(fig, f"params_vs_generalization_{name}")
+    return fig
 
 
 def make_figures(results: dict) -> list[plt.Figure]:
-    """Per dataset: loss and accuracy vs number of parameters (log x), train solid, test
-    dashed, mean ± 95% t interval; and the test accuracy of widths ≥ 16 on an axis of its
-    own, with the seeds and the widths that fit their training set marked."""
-    figs = []
-    for name, res in results.items():
-        rows = res["rows"]
-        params = np.array([r["n_params"] for r in rows])
-        fig, axes = plt.subplots(1, 3, figsize=(15, 4.0))
-        for ax, key, ylabel in ((axes[0], "loss", "cross-entropy (log)"),
-                                (axes[1], "acc", "accuracy")):
-            for split, fmt, color in (("train", "o-", "C0"), ("test", "s--", "C3")):
-                mean, half = np.array([t_interval(r[f"{split}_{key}"]) for r in rows]).T
-                # an accuracy interval is drawn clipped to [0, 1]; a loss one to (0, ∞)
-                low = np.minimum(half, mean) if key == "acc" else np.minimum(half, 0.999 * mean)
-                high = np.minimum(half, 1 - mean) if key == "acc" else half
-                ax.errorbar(params, mean, yerr=[low, high], fmt=fmt, color=color, ms=3,
-                            capsize=2, label=split)
-            ax.set(xscale="log", xlabel="number of parameters (log)", ylabel=ylabel)
-        axes[0].set_yscale("log")
-        axes[0].set_title("loss")
-        axes[1].set_title("accuracy, all widths (intervals clipped to [0, 1])")
-        zoom = [r for r in rows if r["width"] >= 16]
-        p = np.array([r["n_params"] for r in zoom])
-        mean, half = np.array([t_interval(r["test_acc"]) for r in zoom]).T
-        axes[2].errorbar(p, mean, yerr=half, fmt="s--", color="C3", ms=3, capsize=2)
-        for r in zoom:
-            axes[2].plot([r["n_params"] * 1.08] * len(r["test_acc"]), r["test_acc"], ".",
-                         color="k", alpha=0.5, ms=3)
-        for r in zoom:
-            if min(r["train_acc"]) >= res["fit_acc"]:
-                axes[2].axvspan(r["n_params"] / 1.3, r["n_params"] * 1.3, color="grey",
-                                alpha=0.12, lw=0)
-        axes[2].set(xscale="log", xlabel="number of parameters (log)",
-                    ylabel="test accuracy (zoomed)")
-        axes[2].set_title(f"test accuracy, widths ≥ 16 (black dots: seeds; shaded: every "
-                          f"seed ≥ {100 * res['fit_acc']:g}% train acc)", fontsize=9)
-        handles, labels = axes[1].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
-        seeds = len(rows[0]["train_loss"])
-        fig.suptitle(f"{dataset_label(res['source'], name)}: one MLP structure at "
-                     f"{len(params)} widths, {res['epochs']} cosine epochs each ({seeds} seeds: "
-                     "mean ± 95% t interval)", fontsize=10)
-        fig.tight_layout(rect=(0, 0.06, 1, 1))
-        save_figure(fig, f"params_vs_generalization_{name}")
-        figs.append(fig)
-    return figs
+    """Every figure of the notebook: :func:`figure` for each dataset."""
+    return [figure(results, name) for name in results]

@@ -138,11 +138,6 @@ def run(cfg: Config, executor: Executor | None = None) -> dict:
                                                                strict=True)}}
 
 
-def _ci(values, digits: int = 3) -> str:
-    mean, half = t_interval(values)
-    return f"{mean:.{digits}g} ± {half:.2g}"
-
-
 def _control(results: dict) -> list[dict]:
     """The true-label runs (corruption 0), which every comparison is made against."""
     if 0 not in results["levels"]:
@@ -159,82 +154,125 @@ def _epochs_to(run: dict, threshold: float) -> float:
                  if a >= threshold), float("nan"))
 
 
-def epochs_to_reach(results: dict, thresholds: tuple[float, ...] = (0.9, 0.95, 0.99)
-                    ) -> list[dict]:
+def _thresholds() -> tuple[float, ...]:
+    """Train accuracies (own labels) whose first crossing is timed: 90%, 95% and 99%."""
+    return (0.9, 0.95, 0.99)
+
+
+def _welch(a, b) -> dict[str, str]:
+    """``mean(a) − mean(b)`` as the cells of :func:`hw1.report.welch` (difference with its
+    95% Welch interval, and whether it excludes 0), without scipy's warning about identical
+    values (a level whose seeds all took the same number of epochs)."""
+    import warnings
+
+    from hw1.report import diff
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        w = welch_difference(a, b)
+    return {"difference [95% CI]": diff(w["difference"], w["ci95_low"], w["ci95_high"]),
+            "CI excludes 0": "yes" if w["excludes_0"] else "no"}
+
+
+def summary(results: dict):
+    """Per corruption level p: labels actually changed, runs that fit, epochs run (the epochs
+    to fit when every run fit; a run that hit the cap counts its cap, a lower bound) and its
+    mean as a multiple of the true-label control's, final train accuracy on the corrupted
+    and on the true labels, test error and loss (mean ± 95% t half-width over seeds)."""
+    from hw1.report import ci, table
+
+    out = []
+    control = np.mean([r["epochs"] for r in _control(results)])
+    for level, rows in results["levels"].items():
+        col = {k: [r[k] for r in rows] for k in rows[0] if k != "history"}
+        out.append({"p": level, "labels changed": ci(col["labels_changed"]),
+                    "runs that fit": f"{sum(bool(v) for v in col['reached'])}/{len(rows)}",
+                    "epochs run": ci(col["epochs"]),
+                    "÷ control": float(np.mean(col["epochs"])) / control,
+                    "train acc (own labels)": ci(col["train_acc"]),
+                    "train acc (true labels)": ci(col["train_acc_true_labels"]),
+                    "test error": ci(1 - np.asarray(col["test_acc"])),
+                    "test loss": ci(col["test_loss"])})
+    return table(out)
+
+
+def epochs_to_reach(results: dict, thresholds: tuple[float, ...] = (0.9, 0.95, 0.99)):
     """Per corruption level: epochs until the train accuracy on the model's own labels first
     reaches each threshold (mean ± 95% t half-width over seeds, from the recorded history),
     and that mean as a multiple of the control's."""
+    from hw1.report import ci, table
+
     control = _control(results)
     out = []
     for level, rows in results["levels"].items():
-        row = {"corrupted": level}
+        row = {"p": level}
         for t in thresholds:
             epochs = [_epochs_to(r, t) for r in rows]
             base = np.mean([_epochs_to(r, t) for r in control])
-            row[f"to {t:.0%}"] = _ci(epochs)
-            row[f"÷ control ({t:.0%})"] = round(float(np.mean(epochs) / base), 1)
+            row[f"to {t:.0%}"] = ci(epochs)
+            row[f"÷ control ({t:.0%})"] = float(np.mean(epochs) / base)
         out.append(row)
-    return out
+    return table(out)
 
 
-def level_differences(results: dict, thresholds: tuple[float, ...] = (0.9, 0.99)
-                      ) -> list[dict]:
+def level_differences(results: dict, thresholds: tuple[float, ...] = (0.9, 0.99)):
     """Epochs to reach each threshold: each corrupted level minus the next lower one (95%
     Welch interval; it ignores that the levels share seeds, initializations and batch
     orders)."""
+    from hw1.report import table
+
     levels = sorted(results["levels"])
     out = []
     for t in thresholds:
         for low, high in zip(levels, levels[1:], strict=False):
             out.append({"threshold": f"{t:.0%}", "levels": f"{high:g} − {low:g}",
-                        **welch_difference([_epochs_to(r, t) for r in results["levels"][high]],
-                                           [_epochs_to(r, t) for r in results["levels"][low]])})
-    return out
+                        **_welch([_epochs_to(r, t) for r in results["levels"][high]],
+                                 [_epochs_to(r, t) for r in results["levels"][low]])})
+    return table(out)
 
 
-def summary(results: dict) -> list[dict]:
-    """Per corruption level: labels actually changed, runs that fit, epochs run (the epochs to
-    fit when every run fit; a run that hit the cap counts its cap, a lower bound) and its
-    mean as a multiple of the true-label control's, final
-    train accuracy on the corrupted and on the true labels, test error (mean ± 95% t
-    half-width over seeds)."""
-    out = []
-    control = np.mean([r["epochs"] for r in _control(results)])
-    for level, rows in results["levels"].items():
-        col = {k: [r[k] for r in rows] for k in rows[0] if k != "history"}
-        out.append({"corrupted": level, "labels changed": _ci(col["labels_changed"]),
-                    "fit": f"{sum(bool(v) for v in col['reached'])}/{len(rows)}",
-                    "epochs run": _ci(col["epochs"]),
-                    "÷ control": round(float(np.mean(col["epochs"])) / control, 1),
-                    "train acc (own labels)": _ci(col["train_acc"], 4),
-                    "train acc (true labels)": _ci(col["train_acc_true_labels"], 4),
-                    "test error": _ci(1 - np.asarray(col["test_acc"]), 3),
-                    "test loss": _ci(col["test_loss"])})
-    return out
+def differences_from_control(results: dict):
+    """Each corruption level minus the true-label control, one row per level: epochs to fit
+    (the 99% criterion) and test error, with 95% Welch t-intervals."""
+    from hw1.report import table
 
-
-def differences_from_control(results: dict) -> list[dict]:
-    """Each corruption level minus the true-label control: epochs to fit and test error,
-    with 95% Welch t-intervals."""
-    levels = results["levels"]
     base = _control(results)
     rows = []
-    for level, runs in levels.items():
+    for level, runs in results["levels"].items():
         if level == 0:
             continue
+        row = {"p": level}
         for key, f in (("epochs to fit", lambda r: r["epochs"]),
                        ("test error", lambda r: 1 - r["test_acc"])):
-            rows.append({"corrupted": level, "quantity": key,
-                         **welch_difference([f(r) for r in runs], [f(r) for r in base])})
-    return rows
+            cells = _welch([f(r) for r in runs], [f(r) for r in base])
+            row[f"{key}: p − control [95% CI]"] = cells["difference [95% CI]"]
+            row[f"{key}: CI excludes 0"] = cells["CI excludes 0"]
+        rows.append(row)
+    return table(rows)
 
 
-def make_figures(results: dict) -> list[plt.Figure]:
-    """Train loss and train accuracy (on each model's own labels) per epoch for every level;
-    epochs to fit and test error against the corrupted fraction."""
+def _title(results: dict, what: str) -> str:
+    seeds = len(next(iter(results["levels"].values())))
+    return (f"{dataset_label(results['source'], results['dataset'])}: {what}, {seeds} seeds "
+            f"per level, each trained to {results['criterion']}")
+
+
+def figure_training_curves(results: dict) -> plt.Figure:
+    """Train loss and train accuracy (on each model's own labels) per epoch for every
+    corruption level, with the accuracy thresholds of :func:`epochs_to_reach`: the mean of
+    the seeds still training, and the 95% t band over seeds up to the first seed's stop
+    (the loss averaged and banded as log10 loss, drawn on a log scale).
+
+    Args:
+        results: the output of :func:`run`.
+
+    Returns:
+        The figure, saved as ``random_labels_training_curves``.
+    """
+    from hw1.plotting import BAND_NOTE, MAX_WIDTH_IN
+
     levels = results["levels"]
-    label = dataset_label(results["source"], results["dataset"])
-    fig, axes = plt.subplots(1, 4, figsize=(17, 4.0))
+    fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH_IN - 0.6, 4.6))
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(levels)))
     for (level, rows), color in zip(levels.items(), colors, strict=True):
         longest = max(len(r["history"]["epoch"]) for r in rows)
@@ -243,33 +281,83 @@ def make_figures(results: dict) -> list[plt.Figure]:
             runs = np.full((len(rows), longest), np.nan)
             for i, r in enumerate(rows):
                 runs[i, :len(r["history"][key])] = r["history"][key]
-            band(ax, epochs, runs, color=color, label=f"{level:.0%} random")
-    axes[0].set(yscale="log", xlabel="epoch", ylabel="cross-entropy on own labels (log)",
-                title="train loss")
-    axes[1].set(xlabel="epoch", ylabel="accuracy on own labels", title="train accuracy")
-    axes[1].axhline(results["target_train_acc"], color="grey", lw=0.8, ls="--",
-                    label=f"criterion ({results['target_train_acc']:.0%})")
-    x = np.array(list(levels))
-    for ax, key, ylabel in ((axes[2], "epochs", "epochs to fit"),
-                            (axes[3], "test_error", f"test error ({results['n_test']:,} "
-                                                    "true-label test images)")):
-        vals = [[r["epochs"] if key == "epochs" else 1 - r["test_acc"] for r in rows]
-                for rows in levels.values()]
-        mean, half = np.array([t_interval(v) for v in vals]).T
-        ax.errorbar(x, mean, yerr=half, fmt="o-", color="k", ms=4, capsize=3)
-        for xi, v in zip(x, vals, strict=True):
-            ax.plot(xi + np.linspace(-0.02, 0.02, len(v)), v, ".", color="C1", ms=5)
-        ax.set(xlabel="fraction of training labels randomized", ylabel=ylabel)
-    axes[3].axhline(0.9, color="grey", lw=0.8, ls=":")
-    axes[3].text(0.02, 0.9, "chance", color="grey", va="bottom", fontsize=8)
-    axes[2].set_title("time to fit (mean ± 95% t; dots: seeds)")
-    axes[3].set_title("test error (mean ± 95% t; dots: seeds)")
-    handles, labels_ = axes[1].get_legend_handles_labels()
-    fig.legend(handles, labels_, loc="lower center", ncol=len(levels) + 1, frameon=False)
-    seeds = len(next(iter(levels.values())))
-    fig.suptitle(f"{label}: label-corruption sweep, {seeds} seeds per level, each trained to "
-                 f"{results['criterion']}\n(line: mean of the seeds still training, each run "
-                 "stops at its fit; band: their min–max)", fontsize=10)
+            if key == "train_loss":  # averaged and banded as log10: a loss band stays > 0
+                runs = np.log10(runs)
+            # while every seed trains: mean and 95% t band; after the first stop: the mean
+            # of the seeds still training, without a band (two or one seeds)
+            k = min(len(r["history"][key]) for r in rows)
+            band(ax, epochs[:k], runs[:, :k], color=color, label=f"p = {level:g}")
+            ax.plot(epochs[k - 1:], np.nanmean(runs[:, k - 1:], axis=0), color=color)
+    axes[0].set(xlabel="epoch", ylabel="cross-entropy on own labels (log scale)",
+                title="train loss (mean and band of log10 loss)")
+    low, high = axes[0].get_ylim()
+    ticks = np.arange(np.ceil(low), np.floor(high) + 1)
+    axes[0].set_yticks(ticks, labels=[f"{10 ** t:g}" for t in ticks])
+    axes[1].set(xlabel="epoch", ylabel="accuracy on own labels", title="train accuracy",
+                ylim=(0, 1.02))
+    target = results["target_train_acc"]
+    others = [t for t in _thresholds() if t != target]
+    for t in others:
+        axes[1].axhline(t, color="grey", lw=0.8, ls=":")
+    axes[1].plot([], [], color="grey", lw=0.8, ls=":",
+                 label=", ".join(f"{t:.0%}" for t in others) + " thresholds")
+    axes[1].axhline(target, color="grey", lw=0.8, ls="--", label=f"criterion ({target:.0%})")
+    handles, labels = axes[1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(handles), frameon=False)
+    fig.suptitle(_title(results, "train loss and accuracy on each model's own labels") +
+                 "\n(p: share of labels randomized; line: mean of the seeds still training, "
+                 f"each stops at its fit; {BAND_NOTE}, while all still train)")
     fig.tight_layout(rect=(0, 0.07, 1, 1))
+    save_figure(fig, "random_labels_training_curves")
+    return fig
+
+
+def figure_corruption_sweep(results: dict) -> plt.Figure:
+    """Against the corrupted fraction p: epochs until the train accuracy first reaches 90%,
+    95% and 99% (mean ± 95% t interval over seeds, seeds as dots), and the test error.
+
+    Args:
+        results: the output of :func:`run`.
+
+    Returns:
+        The figure, saved as ``random_labels_corruption_sweep``.
+    """
+    from hw1.plotting import MAX_WIDTH_IN
+
+    levels = results["levels"]
+    x = np.array(list(levels))
+    fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH_IN - 0.6, 4.4))
+    thresholds = _thresholds()
+    offsets = np.linspace(-0.02, 0.02, len(thresholds))
+    for t, dx, color in zip(thresholds, offsets, ("C0", "C1", "C3"), strict=True):
+        vals = [[_epochs_to(r, t) for r in rows] for rows in levels.values()]
+        mean, half = np.array([t_interval(v) for v in vals]).T
+        axes[0].errorbar(x + dx, mean, yerr=half, fmt="o-", color=color, ms=4, capsize=3,
+                         label=f"{t:.0%}")
+        for xi, v in zip(x, vals, strict=True):
+            axes[0].plot([xi + dx] * len(v), v, ".", color=color, ms=4, alpha=0.5)
+    axes[0].set(xlabel="p (share of training labels randomized)", xlim=(-0.05, 1.05),
+                ylabel="epochs until first reached",
+                title="epochs to reach each train accuracy (own labels)")
+    axes[0].legend(loc="lower right", title="train accuracy reached")
+    errs = [[1 - r["test_acc"] for r in rows] for rows in levels.values()]
+    mean, half = np.array([t_interval(v) for v in errs]).T
+    axes[1].errorbar(x, mean, yerr=half, fmt="o-", color="k", ms=4, capsize=3)
+    for xi, v in zip(x, errs, strict=True):
+        axes[1].plot([xi] * len(v), v, ".", color="C1", ms=4, alpha=0.6)
+    axes[1].axhline(0.9, color="grey", lw=0.8, ls=":")
+    axes[1].text(0.0, 0.9, "chance (0.9)", color="grey", va="bottom")
+    axes[1].set(xlabel="p (share of training labels randomized)",
+                ylabel=f"test error (all {results['n_test']:,} test images, true labels)",
+                title="test error at the fit")
+    fig.suptitle(_title(results, "corruption sweep") +
+                 "\n(mean ± 95% t interval over seeds; dots: seeds)")
+    fig.tight_layout()
     save_figure(fig, "random_labels_corruption_sweep")
-    return [fig]
+    return fig
+
+
+def make_figures(results: dict) -> list[plt.Figure]:
+    """Every figure of the notebook: :func:`figure_training_curves` and
+    :func:`figure_corruption_sweep`."""
+    return [figure_training_curves(results), figure_corruption_sweep(results)]

@@ -186,72 +186,120 @@ def run(cfg: Config, executor: Executor | None = None) -> dict:
             "rows": rows}
 
 
+def _regime_name(regime: str) -> str:
+    """Short regime name for tables and figures (the notebook defines both regimes)."""
+    return {"equal_epochs": "equal epochs", "criterion": "criterion"}[regime]
+
+
+def _name(key: str) -> str:
+    """Short name of a measure, gap or quantity for a table column or a figure label (the
+    notebook's markdown explains each)."""
+    return {"sensitivity_jacobian": "Jacobian sensitivity",
+            "sensitivity_loss_gradient": "loss-gradient sensitivity",
+            "sharpness": "ε-sharpness (%)", "sharpness_raw": "raw ε-sharpness",
+            "top_eigenvalue": "top eigenvalue", "hessian_trace": "Hessian trace",
+            "gap_acc": "accuracy gap", "gap_loss": "loss gap", "test_acc": "test accuracy",
+            "test_loss": "test loss"}[key]
+
+
+def _style() -> tuple[dict[str, str], dict[str, float]]:
+    """Colour per regime, and a multiplicative x offset that puts the regimes side by side
+    on the log batch axis."""
+    return {"equal_epochs": "C0", "criterion": "C1"}, {"equal_epochs": 0.93, "criterion": 1.07}
+
+
 def _values(results: dict, regime: str, batch: int, key: str) -> np.ndarray:
     return np.array([r[key] for r in results["rows"]
                      if r["regime"] == regime and r["batch"] == batch], dtype=float)
 
 
-def _mean_ci(values: np.ndarray, digits: int = 4) -> str:
-    mean, half = t_interval(values)
-    return f"{mean:.{digits}g} ± {half:.2g}"
+def _capped(results: dict) -> bool:
+    """Whether any criterion-regime run stopped at the step cap before the criterion."""
+    return any(r["reached"] is False for r in results["rows"] if r["regime"] == "criterion")
 
 
-def training_table(results: dict) -> list[dict]:
-    """Per regime and batch size: steps, runs that met the criterion, train/test loss and
-    accuracy and both gaps, as mean ± 95% t half-width over seeds."""
+def _steps(values: np.ndarray) -> str:
+    """The range of step counts over seeds (one number when they all agree)."""
+    from hw1.report import num
+
+    low, high = int(values.min()), int(values.max())
+    return num(low) if low == high else f"{num(low)}–{num(high)}"
+
+
+def training_table(results: dict):
+    """Per regime and batch size: optimizer steps (range over seeds), runs that met the
+    criterion, train/test loss and accuracy and both gaps (loss gap: test − train loss;
+    accuracy gap: train − test accuracy), as mean ± 95% t half-width over seeds."""
+    from hw1.report import ci, table
+
     rows = []
     for regime in REGIMES:
         for bs in results["batch_sizes"]:
             v = partial(_values, results, regime, bs)
             met = v("reached")
-            rows.append({"regime": regime, "batch": bs,
-                         "steps": f"{v('steps').min():.0f}–{v('steps').max():.0f}",
-                         "met": "—" if regime == "equal_epochs" else
+            rows.append({"regime": _regime_name(regime), "batch": bs,
+                         "steps": _steps(v("steps")),
+                         "met criterion": "—" if regime == "equal_epochs" else
                          f"{int(np.nansum(met))}/{len(met)}",
-                         "train_loss": _mean_ci(v("train_loss"), 3),
-                         "test_loss": _mean_ci(v("test_loss"), 3),
-                         "gap_loss": _mean_ci(v("gap_loss"), 3),
-                         "train_acc": _mean_ci(v("train_acc"), 4),
-                         "test_acc": _mean_ci(v("test_acc"), 4),
-                         "gap_acc": _mean_ci(v("gap_acc"), 3)})
-    return rows
+                         "train loss": ci(v("train_loss")), "test loss": ci(v("test_loss")),
+                         "loss gap": ci(v("gap_loss")), "train accuracy": ci(v("train_acc")),
+                         "test accuracy": ci(v("test_acc")),
+                         "accuracy gap": ci(v("gap_acc"))})
+    return table(rows)
+
+
+def _welch(w: dict) -> dict[str, str]:
+    """A :func:`hw1.intervals.welch_difference` result as the cells of
+    :func:`hw1.report.welch`: the difference with its 95% interval, and whether the interval
+    excludes 0."""
+    from hw1.report import diff
+
+    return {"difference [95% CI]": diff(w["difference"], w["ci95_low"], w["ci95_high"]),
+            "CI excludes 0": "yes" if w["excludes_0"] else "no"}
 
 
 def batch_differences(results: dict, keys: tuple[str, ...] = ("test_acc", "gap_acc",
                                                                "test_loss", "gap_loss"),
-                      ) -> list[dict]:
+                      ):
     """Smallest minus largest batch size, per regime and quantity: the difference of seed
-    means with its 95% Welch t-interval (``excludes_0``: the difference is resolved)."""
+    means with its 95% Welch t-interval, and whether that interval excludes 0."""
+    from hw1.report import table
+
     small, large = min(results["batch_sizes"]), max(results["batch_sizes"])
-    return [{"regime": regime, "quantity": key, "comparison": f"batch {small} − batch {large}",
-             **welch_difference(_values(results, regime, small, key),
-                                _values(results, regime, large, key))}
-            for regime in REGIMES for key in keys]
+    return table([{"regime": _regime_name(regime),
+                   f"batch {small} − batch {large}": _name(key),
+                   **_welch(welch_difference(_values(results, regime, small, key),
+                                             _values(results, regime, large, key)))}
+                  for regime in REGIMES for key in keys])
 
 
-def measure_table(results: dict) -> list[dict]:
+def measure_table(results: dict):
     """Per regime and batch size: every measure as mean ± 95% t half-width over seeds."""
-    return [{"regime": regime, "batch": bs,
-             **{k: _mean_ci(_values(results, regime, bs, k), 3) for k in MEASURES}}
-            for regime in REGIMES for bs in results["batch_sizes"]]
+    from hw1.report import ci, table
+
+    return table([{"regime": _regime_name(regime), "batch": bs,
+                   **{_name(k): ci(_values(results, regime, bs, k)) for k in MEASURES}}
+                  for regime in REGIMES for bs in results["batch_sizes"]])
 
 
-def epsilon_scaling(results: dict) -> list[dict]:
+def _epsilon_ratio(results: dict, regime: str, batch: int) -> np.ndarray:
+    """Per seed: raw sharpness increase at the larger ε over that at the smaller ε."""
+    return (_values(results, regime, batch, "sharpness_raw")
+            / _values(results, regime, batch, "sharpness_raw_small_eps"))
+
+
+def epsilon_scaling(results: dict):
     """Per regime and batch size: raw sharpness increase at the larger ε over that at the
     smaller ε (4 for a pure quadratic at a minimum when ε halves, 2 for a pure gradient
     term), mean ± 95% t half-width over seeds, and the train loss it was measured at."""
+    from hw1.report import ci, table
+
     big, small = results["epsilons"]
-    rows = []
-    for regime in REGIMES:
-        for bs in results["batch_sizes"]:
-            ratio = (_values(results, regime, bs, "sharpness_raw")
-                     / _values(results, regime, bs, "sharpness_raw_small_eps"))
-            rows.append({"regime": regime, "batch": bs,
-                         f"raw increase ratio ε={big:g} / ε={small:g}": _mean_ci(ratio, 3),
-                         "quadratic predicts": (big / small) ** 2,
-                         "linear predicts": big / small,
-                         "train_loss": _mean_ci(_values(results, regime, bs, "train_loss"), 3)})
-    return rows
+    head = f"raw-increase ratio, ε = {big:g} / ε = {small:g}"
+    return table([{"regime": _regime_name(regime), "batch": bs,
+                   head: ci(_epsilon_ratio(results, regime, bs)),
+                   "train loss": ci(_values(results, regime, bs, "train_loss"))}
+                  for regime in REGIMES for bs in results["batch_sizes"]])
 
 
 def kendall_with_interval(x: np.ndarray, y: np.ndarray, resamples: int = 2000,
@@ -285,6 +333,36 @@ def rank_correlations(results: dict, resamples: int = 2000) -> list[dict]:
     return out
 
 
+def _tau_cell(t: dict) -> str:
+    """A Kendall τ row as ``"+0.738 [0.593, 0.864]"`` (τ with its 95% interval)."""
+    from hw1.report import diff
+
+    return diff(t["tau"], t["ci95_low"], t["ci95_high"])
+
+
+def _group_name(t: dict) -> str:
+    """Column name of a :func:`rank_correlations` grouping, with its number of models:
+    ``"τ [95% CI], all 50 models"``, ``"τ [95% CI], criterion (25)"``."""
+    if t["models"] == "both regimes":
+        return f"τ [95% CI], all {t['n']} models"
+    regime = next(g for g in REGIMES if REGIME_LABELS[g] == t["models"])
+    return f"τ [95% CI], {_regime_name(regime)} ({t['n']})"
+
+
+def rank_table(taus: list[dict]):
+    """The :func:`rank_correlations` rows as one row per gap and measure, one column per
+    grouping of models: Kendall τ with its 95% bootstrap interval (accuracy gap first)."""
+    from hw1.report import table
+
+    rows = {}
+    for t in taus:
+        row = rows.setdefault((t["gap"], t["measure"]), {"gap": _name(t["gap"]),
+                                                        "measure": _name(t["measure"])})
+        row[_group_name(t)] = _tau_cell(t)
+    return table([rows[(gap, m)] for gap in ("gap_acc", "gap_loss") for m in MEASURES
+                  if (gap, m) in rows])
+
+
 def confounds(results: dict, resamples: int = 1000) -> list[dict]:
     """Within each regime: Kendall τ (with a 95% bootstrap interval) of every measure, and of
     both gaps, with the batch size and with the final train loss. A measure that ranks the
@@ -304,6 +382,19 @@ def confounds(results: dict, resamples: int = 1000) -> list[dict]:
     return out
 
 
+def confound_table(rows: list[dict]):
+    """The :func:`confounds` rows as one row per quantity (measures, then both gaps), one
+    column per regime and control: Kendall τ with its 95% bootstrap interval."""
+    from hw1.report import table
+
+    against = {"batch": "batch size", "train_loss": "train loss"}
+    out = {}
+    for t in rows:
+        row = out.setdefault(t["quantity"], {"quantity": _name(t["quantity"])})
+        row[f"{_regime_name(t['regime'])}: τ with {against[t['against']]}"] = _tau_cell(t)
+    return table(list(out.values()))
+
+
 def within_batch_tau(results: dict) -> list[dict]:
     """Kendall τ between each measure and each gap among the seeds of one batch size (so the
     batch size cannot drive it), averaged over batch sizes, with the smallest and largest of
@@ -321,10 +412,46 @@ def within_batch_tau(results: dict) -> list[dict]:
     return out
 
 
-def summary(results: dict) -> list[dict]:
-    """The training table (the notebook also prints the measure, ε-scaling and rank
+def within_batch_table(rows: list[dict]):
+    """The :func:`within_batch_tau` rows as one row per gap and measure, one column per
+    regime: mean τ over batch sizes [smallest, largest per-batch τ]."""
+    from hw1.report import diff, table
+
+    out = {}
+    for t in rows:
+        row = out.setdefault((t["gap"], t["measure"]), {"gap": _name(t["gap"]),
+                                                       "measure": _name(t["measure"])})
+        row[f"{_regime_name(t['regime'])}: mean τ [min, max]"] = diff(
+            t["mean tau over batch sizes"], t["min"], t["max"])
+    return table([out[(gap, m)] for gap in ("gap_acc", "gap_loss") for m in MEASURES
+                  if (gap, m) in out])
+
+
+def summary(results: dict):
+    """The training table (the notebook also shows the measure, ε-scaling and rank
     tables)."""
     return training_table(results)
+
+
+def _plain_log_ticks(ax: plt.Axes, axis: str = "x") -> None:
+    """Label a log axis at 1-2-5 steps (finer when the data span less than a decade) in plain
+    3-significant-digit numbers, with no minor labels, so tick labels never overlap."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+
+    from hw1.report import num
+
+    get_lim = ax.get_xlim if axis == "x" else ax.get_ylim
+    low, high = get_lim()
+    decades = range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
+    for mantissas in ((1, 2, 5), (1, 1.5, 2, 3, 4, 5, 6, 8)):
+        ticks = [t for k in decades for m in mantissas if low <= (t := m * 10.0 ** k) <= high]
+        if len(ticks) >= 3:
+            break
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(FixedLocator(ticks[:: max(1, len(ticks) // 6)]))
+    target.set_major_formatter(FuncFormatter(lambda v, _: num(v)))
+    target.set_minor_formatter(NullFormatter())
+    (ax.set_xlim if axis == "x" else ax.set_ylim)(low, high)
 
 
 def _log_batch_axis(ax: plt.Axes, x: np.ndarray) -> None:
@@ -350,93 +477,126 @@ def _series(ax: plt.Axes, results: dict, key: str, regime: str, color: str, ls: 
             ax.plot(np.full(capped.sum(), bs * offset), vals[capped], "kx", ms=5)
 
 
-def make_figures(results: dict, taus: list[dict] | None = None) -> list[plt.Figure]:
-    """(1) everything against batch size, both regimes; (2) ε scaling of the raw sharpness;
-    (3) each measure against the loss gap over all models, with Kendall τ (``taus``: the
-    :func:`rank_correlations` table if already computed, else computed here)."""
+def figure_vs_batch_size(results: dict) -> plt.Figure:
+    """Losses, both gaps, steps and every measure (but the raw ε-sharpness) against the batch
+    size, both regimes side by side: ``sensitivity_sharpness_vs_batch_size``."""
+    from hw1.plotting import MAX_WIDTH_IN
+    from hw1.report import num
+
+    colors, offsets = _style()
     x = np.asarray(results["batch_sizes"])
     label = dataset_label(results["source"], results["dataset"])
-    colors = {"equal_epochs": "C0", "criterion": "C1"}
-    offsets = {"equal_epochs": 0.93, "criterion": 1.07}  # side by side, not on top
     seeds = len(_values(results, "criterion", x[0], "seed"))
-    figs = []
-
-    fig, axes = plt.subplots(3, 3, figsize=(13, 11))
+    fig, axes = plt.subplots(3, 3, figsize=(MAX_WIDTH_IN, 10.2))
     panels = [("loss", "cross-entropy: train (solid), test (dashed)"),
-              ("gap_loss", "test − train loss"), ("gap_acc", "train − test accuracy"),
+              ("gap_loss", "loss gap: test − train loss"),
+              ("gap_acc", "accuracy gap: train − test accuracy"),
               ("steps", "optimizer steps (log)"),
               *[(k, MEASURES[k]) for k in MEASURES if k != "sharpness_raw"]]
     for ax, (key, title) in zip(axes.flat, panels, strict=True):
         for regime in REGIMES:
             kw = {"color": colors[regime], "offset": offsets[regime]}
             if key == "loss":
-                _series(ax, results, "train_loss", regime, **kw,
-                        label=f"{REGIME_LABELS[regime]}")
+                _series(ax, results, "train_loss", regime, **kw)
                 _series(ax, results, "test_loss", regime, ls="--", **kw)
             else:
                 _series(ax, results, key, regime, **kw)
+        if key == "steps":
+            ax.axhline(results["max_steps"], color="grey", lw=0.8)
         if key in ("loss", "steps", "top_eigenvalue", "hessian_trace", "sharpness"):
             ax.set_yscale("log")
+            _plain_log_ticks(ax, "y")
         _log_batch_axis(ax, x)
         ax.set_title(title, fontsize=9)
-    axes[1, 0].axhline(results["max_steps"], color="grey", lw=0.8)
-    handles = [plt.Line2D([], [], color=colors[g], marker="o", label=REGIME_LABELS[g])
+    handles = [plt.Line2D([], [], color=colors[g], marker="o", label=f"{_regime_name(g)} regime")
                for g in REGIMES]
-    handles.append(plt.Line2D([], [], color="k", marker="x", ls="", label="run that hit the "
-                              "step cap"))
-    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=9, frameon=False)
-    fig.suptitle(f"{label}: batch-size sweep, {seeds} seeds per point (mean ± 95% t interval;"
-                 f" dots: seeds)\ncriterion regime: {results['criterion']}", fontsize=10)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    handles.append(plt.Line2D([], [], color="grey", lw=0.8,
+                              label=f"step cap ({num(results['max_steps'])})"))
+    if _capped(results):
+        handles.append(plt.Line2D([], [], color="k", marker="x", ls="",
+                                  label="run that hit the step cap"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
+    fig.suptitle(f"{label}: batch-size sweep, {seeds} seeds per point (mean ± 95% t interval "
+                 f"over seeds; dots: seeds)\ncriterion regime: {results['criterion']}",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     save_figure(fig, "sensitivity_sharpness_vs_batch_size")
-    figs.append(fig)
+    return fig
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+
+def figure_epsilon_scaling(results: dict) -> plt.Figure:
+    """Raw ε-sharpness at the larger ε over that at the smaller ε against the batch size,
+    with the quadratic and linear predictions: ``sharpness_epsilon_scaling``."""
+    colors, offsets = _style()
+    x = np.asarray(results["batch_sizes"])
+    label = dataset_label(results["source"], results["dataset"])
     big, small = results["epsilons"]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    tops = []
     for regime in REGIMES:
-        ratios = {bs: _values(results, regime, bs, "sharpness_raw")
-                  / _values(results, regime, bs, "sharpness_raw_small_eps") for bs in x}
-        mean, half = np.array([t_interval(ratios[bs]) for bs in x]).T
+        mean, half = np.array([t_interval(_epsilon_ratio(results, regime, bs))
+                               for bs in x]).T
+        tops.append(np.nanmax(mean + np.nan_to_num(half)))
         ax.errorbar(x * offsets[regime], mean, yerr=half, fmt="o-", color=colors[regime],
-                    ms=3, capsize=2, label=REGIME_LABELS[regime])
-    ax.axhline((big / small) ** 2, color="grey", ls="--", label="ε² (curvature)")
-    ax.axhline(big / small, color="grey", ls=":", label="ε (gradient)")
+                    ms=3, capsize=2, label=f"{_regime_name(regime)} regime")
+    ax.axhline((big / small) ** 2, color="grey", ls="--",
+               label=f"{(big / small) ** 2:g}: quadratic (curvature)")
+    ax.axhline(big / small, color="grey", ls=":", label=f"{big / small:g}: linear (gradient)")
     _log_batch_axis(ax, x)
-    tops = [m + h for regime in REGIMES for bs in x
-            for m, h in [t_interval(_values(results, regime, bs, "sharpness_raw")
-                                    / _values(results, regime, bs, "sharpness_raw_small_eps"))]]
-    ax.set(ylabel=f"raw increase at ε={big:g} / at ε={small:g}",
-           ylim=(0, 1.05 * max(max(tops), (big / small) ** 2)))
-    ax.legend(fontsize=8, loc="lower left")
-    ax.set_title(f"{label}: does ε-sharpness scale like ε²?", fontsize=10)
+    ax.set(ylabel=f"raw increase at ε = {big:g} / at ε = {small:g}",
+           ylim=(0, 1.05 * max(*tops, (big / small) ** 2)))
+    ax.legend(loc="lower right")
+    ax.set_title(f"{label}: does ε-sharpness scale like ε²?\n"
+                 "mean ± 95% t interval over seeds", fontsize=10)
     save_figure(fig, "sharpness_epsilon_scaling")
-    figs.append(fig)
+    return fig
 
+
+def figure_flatness_vs_gap(results: dict, taus: list[dict] | None = None) -> plt.Figure:
+    """Each measure against the accuracy gap, every model, titled with its Kendall τ (95%
+    bootstrap interval) in each grouping of models: ``flatness_vs_generalization_gap``.
+
+    Args:
+        results: :func:`run` output.
+        taus: the :func:`rank_correlations` rows if already computed, else computed here.
+    """
+    from hw1.plotting import MAX_WIDTH_IN
+
+    colors, _ = _style()
+    x = np.asarray(results["batch_sizes"])
+    label = dataset_label(results["source"], results["dataset"])
     taus = {(t["measure"], t["gap"], t["models"]): t
             for t in (taus if taus is not None else rank_correlations(results))}
-    fig, axes = plt.subplots(2, 3, figsize=(13, 7.5))
+    groups = [(REGIME_LABELS["criterion"], "criterion"),
+              (REGIME_LABELS["equal_epochs"], "equal epochs"), ("both regimes", "all models")]
+    fig, axes = plt.subplots(2, 3, figsize=(MAX_WIDTH_IN, 8.6))
     markers = dict(zip(x, "os^Dv<>p", strict=False))
     for ax, key in zip(axes.flat, MEASURES, strict=True):
         for r in results["rows"]:
-            ax.plot(r[key], r["gap_loss"], markers[r["batch"]], color=colors[r["regime"]],
+            ax.plot(r[key], r["gap_acc"], markers[r["batch"]], color=colors[r["regime"]],
                     ms=4, alpha=0.7, mfc="none" if r["reached"] is False else None)
-        t = taus[(key, "gap_loss", "both regimes")]
-        c = taus[(key, "gap_acc", REGIME_LABELS["criterion"])]
-        ax.set(xscale="log", ylabel="test − train loss", xlabel=MEASURES[key])
-        ax.set_title(f"τ(loss gap, all models) = {t['tau']:.2f} [{t['ci95_low']:.2f}, "
-                     f"{t['ci95_high']:.2f}]\nτ(accuracy gap, criterion regime) = "
-                     f"{c['tau']:.2f} [{c['ci95_low']:.2f}, {c['ci95_high']:.2f}]", fontsize=9)
-    handles = [plt.Line2D([], [], color=colors[g], marker="o", ls="", label=REGIME_LABELS[g])
-               for g in REGIMES]
+        ax.set(xscale="log", ylabel="accuracy gap (train − test)", xlabel=MEASURES[key])
+        _plain_log_ticks(ax, "x")
+        ax.set_title("\n".join(f"τ, {name}: {_tau_cell(taus[(key, 'gap_acc', group)])}"
+                               for group, name in groups), fontsize=9, loc="left")
+    handles = [plt.Line2D([], [], color=colors[g], marker="o", ls="",
+                          label=f"{_regime_name(g)} regime") for g in REGIMES]
     handles += [plt.Line2D([], [], color="grey", marker=markers[bs], ls="", label=f"batch {bs}")
                 for bs in x]
-    handles.append(plt.Line2D([], [], color="grey", marker="o", mfc="none", ls="",
-                              label="hollow: hit the step cap"))
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8,
-               frameon=False)
-    fig.suptitle(f"{label}: each measure against the generalization gap, all "
-                 f"{len(results['rows'])} models (τ with 95% bootstrap interval)", fontsize=10)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    if _capped(results):
+        handles.append(plt.Line2D([], [], color="grey", marker="o", mfc="none", ls="",
+                                  label="hollow: hit the step cap"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
+    fig.suptitle(f"{label}: each measure against the accuracy gap, all {len(results['rows'])} "
+                 "models (Kendall τ with 95% bootstrap interval over models)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     save_figure(fig, "flatness_vs_generalization_gap")
-    figs.append(fig)
-    return figs
+    return fig
+
+
+def make_figures(results: dict, taus: list[dict] | None = None) -> list[plt.Figure]:
+    """All three figures: :func:`figure_vs_batch_size`, :func:`figure_epsilon_scaling` and
+    :func:`figure_flatness_vs_gap` (``taus``: the :func:`rank_correlations` rows if already
+    computed)."""
+    return [figure_vs_batch_size(results), figure_epsilon_scaling(results),
+            figure_flatness_vs_gap(results, taus)]

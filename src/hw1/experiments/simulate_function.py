@@ -135,135 +135,108 @@ def run(cfg: Config, executor: Executor | None = None) -> dict[str, dict[int, di
     return results
 
 
-def lr_table(results: dict) -> list[dict]:
-    """One row per (function, depth, learning rate): Adam's final loss over seeds."""
-    rows = []
-    for function, by_depth in results.items():
-        for depth, r in by_depth.items():
-            for lr, losses in zip(r["lrs"], r["adam_final_loss"], strict=True):
-                rows.append({"function": function, "depth": depth, "lr": lr,
-                             "adam_loss_median": float(np.median(losses)),
-                             "adam_loss_min": float(np.min(losses)),
-                             "adam_loss_max": float(np.max(losses)),
-                             "best": lr == r["best_lr"]})
-    return rows
+def _layers(depth: int) -> str:
+    """``"1 hidden layer"``, ``"5 hidden layers"``."""
+    return f"{depth} hidden layer{'s' * (depth > 1)}"
 
 
-def per_seed_table(results: dict) -> list[dict]:
-    """One row per (function, depth, seed) at the best rate: the Adam and finished losses, how
-    the Levenberg–Marquardt finish ended (plateau ``converged``, ``stalled`` or ``max_iter``),
-    its trial and kept steps, the final gradient norm and the number of linear pieces."""
-    rows = []
-    for function, by_depth in results.items():
-        for depth, r in by_depth.items():
-            for seed, fit, pieces in zip(r["seeds"], r["fits"], r["linear_pieces"],
-                                         strict=True):
-                rows.append({"function": function, "depth": depth, "widths": r["widths"],
-                             "params": r["n_params"], "lr": r["best_lr"], "seed": seed,
-                             "adam_loss": fit["start_loss"], "final_loss": fit["loss"],
-                             "lm_ending": fit["reason"], "lm_trials": fit["iterations"],
-                             "lm_kept": fit["accepted"], "grad_norm": fit["grad_norm"],
-                             "linear_pieces": pieces})
-    return rows
+def _ending(reason: str) -> str:
+    """How a Levenberg–Marquardt finish ended, in the notebook's words."""
+    return {"converged": "plateau", "stalled": "stalled", "max_iter": "step cap"}[reason]
 
 
-def summary(results: dict) -> list[dict]:
-    """One row per (function, depth): the finished loss and linear pieces over seeds."""
+def _grouped(frame, groups: dict[str, list[str]]):
+    """``frame`` with a two-level header: each column in ``groups[top]`` under ``top``, the
+    others under an empty top level.
+
+    Args:
+        frame: a display table (:func:`hw1.report.table`).
+        groups: top-level label -> the columns (in ``frame``) it spans.
+
+    Returns:
+        the same table with :class:`pandas.MultiIndex` columns.
+    """
+    import pandas as pd
+
+    top = {c: t for t, cols in groups.items() for c in cols}
+    frame = frame.copy()
+    frame.columns = pd.MultiIndex.from_tuples(
+        [(top.get(c, ""), c.split(": ", 1)[-1]) for c in frame.columns])
+    return frame
+
+
+def summary(results: dict):
+    """Per function and depth: the finished training MSE over seeds (median, min, max), how the
+    seeds' finishes ended, and the linear pieces (mean ± 95% t-interval over seeds).
+
+    Args:
+        results: as returned by :func:`run`.
+
+    Returns:
+        a display DataFrame (:func:`hw1.report.table`), one row per (function, depth), with a
+        two-level header.
+    """
+    from hw1.report import ci, table
+
     rows = []
     for function, by_depth in results.items():
         for depth, r in by_depth.items():
             final = np.array([f["loss"] for f in r["fits"]])
-            pieces = np.array(r["linear_pieces"])
-            rows.append({"function": function, "depth": depth, "widths": r["widths"],
-                         "params": r["n_params"], "best_lr": r["best_lr"],
-                         "final_loss_median": float(np.median(final)),
-                         "final_loss_min": float(final.min()),
-                         "final_loss_max": float(final.max()),
-                         "plateau": sum(f["reason"] == "converged" for f in r["fits"]),
-                         "stalled": sum(f["reason"] == "stalled" for f in r["fits"]),
-                         "step_cap": sum(f["reason"] == "max_iter" for f in r["fits"]),
-                         "pieces_median": float(np.median(pieces)),
-                         "pieces_min": int(pieces.min()), "pieces_max": int(pieces.max())})
-    return rows
+            endings = [_ending(f["reason"]) for f in r["fits"]]
+            rows.append({"target": target_function(function).formula,
+                         "hidden layers": depth, "widths": r["widths"],
+                         "params": r["n_params"], "best lr": r["best_lr"],
+                         "final MSE: median": float(np.median(final)),
+                         "final MSE: min": float(final.min()),
+                         "final MSE: max": float(final.max()),
+                         **{f"finish: {e}": endings.count(e)
+                            for e in ("plateau", "stalled", "step cap")},
+                         "linear pieces (mean ± 95% CI)": ci(r["linear_pieces"])})
+    return _grouped(table(rows), {
+        f"final training MSE over {len(r['seeds'])} seeds": [
+            "final MSE: median", "final MSE: min", "final MSE: max"],
+        "finish ended in (seeds)": ["finish: plateau", "finish: stalled", "finish: step cap"]})
 
 
-def _depth_label(depth: int, r: dict) -> str:
-    return f"{depth} hidden layer{'s' * (depth > 1)} ({r['n_params']} params)"
-
-
-def make_figures(results: dict) -> list[plt.Figure]:
-    """Per function: every seed's Adam-phase loss at each depth's best rate, then its
-    Levenberg–Marquardt finish; and every seed's prediction against the ground truth."""
-    fns = list(results)
-    fig_loss, axes = plt.subplots(2, len(fns), figsize=(5.6 * len(fns), 7.6), squeeze=False)
-    for col, fn in enumerate(fns):
-        ax_adam, ax_lm = axes[0, col], axes[1, col]
-        for i, (depth, r) in enumerate(results[fn].items()):
-            best = r["lrs"].index(r["best_lr"])
-            n = len(r["seeds"])
-            curves = np.array(r["adam_loss_curves"][best * n:(best + 1) * n])
-            color = f"C{i}"
-            for k, fit in enumerate(r["fits"]):
-                label = f"{_depth_label(depth, r)}, lr {r['best_lr']:g}" if k == 0 else None
-                ax_adam.plot(r["steps"], curves[k], color=color, lw=0.8, label=label)
-                trace = [fit["start_loss"], *fit["loss_trace"]]
-                ax_lm.plot(np.arange(len(trace)), trace, color=color, lw=0.8,
-                           label=f"depth {depth}" if k == 0 else None)
-                ax_lm.plot(len(trace) - 1, trace[-1], marker={"converged": "o",
-                           "stalled": "s", "max_iter": ">"}[fit["reason"]], color=color,
-                           mfc="none", ms=6)
-        ax_adam.set(yscale="log", xlabel="full-batch Adam step (cosine-decayed rate)",
-                    ylabel="training MSE", title=f"{target_function(fn).formula}: Adam phase")
-        ax_adam.legend(fontsize=7, loc="upper right")
-        ax_lm.set(yscale="log", xscale="symlog", xlabel="kept Levenberg–Marquardt step",
-                  ylabel="training MSE",
-                  title="finish (end: ○ plateau, □ stalled, ▷ step cap)")
-        ax_lm.set_xlim(left=0)
-    fig_loss.suptitle("Training loss of every seed at each depth's best rate")
-    fig_loss.tight_layout()
-    save_figure(fig_loss, "simulate_function_training_loss")
-
-    depths = list(next(iter(results.values())))
-    fig_pred, axes = plt.subplots(len(depths), len(fns), figsize=(5.6 * len(fns),
-                                  2.6 * len(depths)), squeeze=False, sharex=True)
-    for col, fn in enumerate(fns):
-        for row, depth in enumerate(depths):
-            ax, r = axes[row, col], results[fn][depth]
-            grid = np.asarray(r["grid"])
-            ax.plot(grid, target_function(fn).fn(torch.as_tensor(grid)).numpy(), color="black",
-                    lw=2.5, alpha=0.25, label="ground truth")
-            for k, (seed, fit) in enumerate(zip(r["seeds"], r["fits"], strict=True)):
-                ax.plot(grid, np.asarray(r["predictions"])[k], lw=0.9, color=f"C{k + 3}",
-                        label=f"seed {seed} (MSE {fit['loss']:.2g})")
-            ax.set(ylabel="y", title=f"{target_function(fn).formula}, {_depth_label(depth, r)}")
-            ax.set_xticks(np.linspace(-1, 1, 5))
-            ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-        axes[-1, col].set_xlabel("x")
-    fig_pred.suptitle("Every seed's prediction after the finish, at each depth's best rate")
-    fig_pred.tight_layout()
-    save_figure(fig_pred, "simulate_function_predictions")
-    return [fig_loss, fig_pred]
-
-
-def loss_ratio_table(results: dict) -> list[dict]:
+def loss_ratio_table(results: dict):
     """Per function and depth: its median finished loss divided by the deepest model's, and
-    its best seed's loss divided by the deepest model's best seed's."""
+    its best seed's loss divided by the deepest model's best seed's.
+
+    Args:
+        results: as returned by :func:`run`.
+
+    Returns:
+        a display DataFrame, one row per (function, depth).
+    """
+    from hw1.report import table
+
     rows = []
     for function, by_depth in results.items():
         final = {d: np.array([f["loss"] for f in r["fits"]]) for d, r in by_depth.items()}
         deepest = max(final)
         for depth, losses in final.items():
-            rows.append({"function": function, "depth": depth,
-                         "median_over_deepest_median": float(
+            rows.append({"target": target_function(function).formula, "hidden layers": depth,
+                         f"median MSE ÷ {deepest}-layer median": float(
                              np.median(losses) / np.median(final[deepest])),
-                         "best_over_deepest_best": float(losses.min() / final[deepest].min())})
-    return rows
+                         f"best seed's MSE ÷ {deepest}-layer best": float(
+                             losses.min() / final[deepest].min())})
+    return table(rows)
 
 
-def depth_comparison(results: dict) -> list[dict]:
+def depth_comparison(results: dict):
     """Per function and pair of depths: the difference of mean log10 finished loss (deeper
     minus shallower) with a 95% Welch t-interval over seeds
-    (:func:`hw1.intervals.welch_difference`)."""
+    (:func:`hw1.intervals.welch_difference`).
+
+    Args:
+        results: as returned by :func:`run`.
+
+    Returns:
+        a display DataFrame, one row per (function, pair of depths): ``difference [95% CI]``
+        (negative: the deeper model reached the lower loss) and ``CI excludes 0``.
+    """
+    from hw1.report import diff, table
+
     rows = []
     for function, by_depth in results.items():
         logs = {d: np.log10([f["loss"] for f in r["fits"]]) for d, r in by_depth.items()}
@@ -271,7 +244,162 @@ def depth_comparison(results: dict) -> list[dict]:
             for shallow in logs:
                 if shallow >= deep:
                     continue
-                diff = welch_difference(logs[deep], logs[shallow])
-                rows.append({"function": function, "comparison": f"{deep} - {shallow} layers",
-                             "log10_loss_difference": diff.pop("difference"), **diff})
-    return rows
+                w = welch_difference(logs[deep], logs[shallow])
+                rows.append({"target": target_function(function).formula,
+                             "deeper − shallower": f"{deep} − {shallow} hidden layers",
+                             "difference [95% CI]": diff(w["difference"], w["ci95_low"],
+                                                         w["ci95_high"]),
+                             "CI excludes 0": "yes" if w["excludes_0"] else "no"})
+    return table(rows)
+
+
+def per_seed_table(results: dict, function: str):
+    """One row per (depth, seed) of one function at the depth's best rate: the loss after Adam
+    and after the finish, how the Levenberg–Marquardt finish ended (plateau, stalled, step
+    cap), its trial and kept steps, the final gradient norm and the number of linear pieces.
+
+    Args:
+        results: as returned by :func:`run`.
+        function: which target function.
+
+    Returns:
+        a display DataFrame, one row per (depth, seed).
+    """
+    from hw1.report import table
+
+    rows = []
+    for depth, r in results[function].items():
+        for seed, fit, pieces in zip(r["seeds"], r["fits"], r["linear_pieces"], strict=True):
+            rows.append({"hidden layers": depth, "seed": seed,
+                         "MSE after Adam": fit["start_loss"], "final MSE": fit["loss"],
+                         "finish ended in": _ending(fit["reason"]),
+                         "LM trial steps": fit["iterations"], "LM kept steps": fit["accepted"],
+                         "gradient norm at end": fit["grad_norm"],
+                         "linear pieces": pieces})
+    return table(rows)
+
+
+def lr_table(results: dict):
+    """Per function and depth: the median over seeds of Adam's final loss at each learning
+    rate of the grid, and the rate that won (lowest median).
+
+    Args:
+        results: as returned by :func:`run`.
+
+    Returns:
+        a display DataFrame, one row per (function, depth), one column per rate.
+    """
+    from hw1.report import table
+
+    rows = []
+    for function, by_depth in results.items():
+        for depth, r in by_depth.items():
+            rows.append({"target": target_function(function).formula, "hidden layers": depth,
+                         **{f"lr {lr:g}": float(np.median(losses))
+                            for lr, losses in zip(r["lrs"], r["adam_final_loss"], strict=True)},
+                         "best lr": r["best_lr"]})
+    return table(rows)
+
+
+def figure_training_loss(results: dict) -> plt.Figure:
+    """Per function (column): every seed's Adam-phase training loss at each depth's best rate
+    (top) and its Levenberg–Marquardt finish (bottom), the end of each finish marked by how it
+    ended; saved as ``simulate_function_training_loss``.
+
+    Args:
+        results: as returned by :func:`run`.
+
+    Returns:
+        the figure.
+    """
+    from matplotlib.lines import Line2D
+
+    markers = {"plateau": "o", "stalled": "s", "step cap": ">"}
+    fns = list(results)
+    fig, axes = plt.subplots(2, len(fns), figsize=(5.2 * len(fns), 8.2), squeeze=False)
+    for col, fn in enumerate(fns):
+        ax_adam, ax_lm = axes[0, col], axes[1, col]
+        formula = target_function(fn).formula
+        ended = set()
+        for i, (depth, r) in enumerate(results[fn].items()):
+            best = r["lrs"].index(r["best_lr"])
+            n = len(r["seeds"])
+            curves = np.array(r["adam_loss_curves"][best * n:(best + 1) * n])
+            color = f"C{i}"
+            for k, fit in enumerate(r["fits"]):
+                label = f"{_layers(depth)}, lr {r['best_lr']:g}" if k == 0 else None
+                ax_adam.plot(r["steps"], curves[k], color=color, lw=0.8, label=label)
+                trace = [fit["start_loss"], *fit["loss_trace"]]
+                ending = _ending(fit["reason"])
+                ended.add(ending)
+                ax_lm.plot(np.arange(len(trace)), trace, color=color, lw=0.8)
+                ax_lm.plot(len(trace) - 1, trace[-1], marker=markers[ending], color=color,
+                           mfc="none", ms=7, ls="none", clip_on=False)
+        ax_adam.set(yscale="log", xlabel="full-batch Adam step (cosine-decayed rate)",
+                    ylabel="training MSE", title=f"{formula}: Adam phase")
+        ax_lm.set(yscale="log", xscale="symlog", xlabel="kept Levenberg–Marquardt step",
+                  ylabel="training MSE", title=f"{formula}: Levenberg–Marquardt finish")
+        ax_lm.set_xlim(left=0)
+        lines, labels = ax_adam.get_legend_handles_labels()
+        ends = [Line2D([], [], color="0.3", marker=m, mfc="none", ms=7, ls="none",
+                       label=f"end: {e}") for e, m in markers.items() if e in ended]
+        ax_lm.legend(handles=lines + ends, labels=labels + [h.get_label() for h in ends],
+                     loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2,
+                     title="colour: depth (its best rate); marker: how the finish ended")
+    fig.suptitle("Training MSE of every seed at each depth's best learning rate")
+    fig.tight_layout()
+    save_figure(fig, "simulate_function_training_loss")
+    return fig
+
+
+def figure_predictions(results: dict) -> plt.Figure:
+    """Every seed's prediction after the finish against the ground truth, one panel per
+    (depth, function), each seed's final training MSE in the panel title; saved as
+    ``simulate_function_predictions``.
+
+    Args:
+        results: as returned by :func:`run`.
+
+    Returns:
+        the figure.
+    """
+    from hw1.report import num
+
+    fns = list(results)
+    depths = list(next(iter(results.values())))
+    fig, axes = plt.subplots(len(depths), len(fns), figsize=(5.2 * len(fns),
+                             2.9 * len(depths) + 0.6), squeeze=False, sharex=True)
+    for col, fn in enumerate(fns):
+        target = target_function(fn)
+        for row, depth in enumerate(depths):
+            ax, r = axes[row, col], results[fn][depth]
+            grid = np.asarray(r["grid"])
+            ax.plot(grid, target.fn(torch.as_tensor(grid)).numpy(), color="black",
+                    lw=2.5, alpha=0.25, label="ground truth")
+            for k, seed in enumerate(r["seeds"]):
+                ax.plot(grid, np.asarray(r["predictions"])[k], lw=0.9, color=f"C{k + 3}",
+                        label=f"seed {seed}")
+            mse = ", ".join(num(f["loss"]) for f in r["fits"])
+            ax.set(ylabel="y", title=f"{target.formula}, {_layers(depth)}\nfinal MSE by seed: "
+                                     f"{mse}")
+            ax.set_xticks(np.linspace(-1, 1, 5))
+        axes[-1, col].set_xlabel("x")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.suptitle("Every seed's prediction after the finish, at each depth's best learning rate")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), bbox_to_anchor=(0.5, 0))
+    save_figure(fig, "simulate_function_predictions")
+    return fig
+
+
+def make_figures(results: dict) -> list[plt.Figure]:
+    """Every figure of the notebook (:func:`figure_predictions`,
+    :func:`figure_training_loss`), for ``python -m hw1.figures``.
+
+    Args:
+        results: as returned by :func:`run`.
+
+    Returns:
+        the figures, in the notebook's order.
+    """
+    return [figure_predictions(results), figure_training_loss(results)]

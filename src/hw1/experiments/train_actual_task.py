@@ -135,49 +135,88 @@ def run(cfg: Config, executor: Executor | None = None) -> dict[str, dict]:
     return results
 
 
-def summary(results: dict) -> list[dict]:
-    """Per dataset and depth: the conv/head parameter split, the final train accuracy, and the
-    final test accuracy as mean ± 95% t-interval over seeds, with the test set's own binomial
-    sampling error (half-width 1.96·sqrt(p(1-p)/n) of one model's accuracy) and the last 3
-    epochs' change (mean over seeds)."""
+def _runs(res: dict):
+    """``(head, depth, run)`` for every trained model family of one dataset."""
+    for head, runs in res["heads"].items():
+        for depth, r in runs.items():
+            yield head, depth, r
+
+
+def _head(head: str) -> str:
+    """A head's name as the notebook writes it (``"GAP"``, ``"flatten"``)."""
+    return "GAP" if head == "gap" else head
+
+
+def _label(results: dict, name: str) -> str:
+    """The dataset's human label (``"CIFAR-10 (JPEG copy)"`` for the offline copy)."""
+    return dataset_label(results[name]["source"], name)
+
+
+def describe(results: dict, name: str) -> str:
+    """One line on a dataset's runs: seeds per model, epochs, test images and the data source
+    (paths relative to the repository).
+
+    Args:
+        results: as returned by :func:`run`.
+        name: the dataset.
+    """
+    from hw1.paths import REPO_ROOT
+
+    res = results[name]
+    hists = next(_runs(res))[2]["histories"]
+    source = res["source"].replace(f"{REPO_ROOT}/", "")
+    return (f"{_label(results, name)}: {len(hists)} seeds per model, {hists[0]['epoch'][-1]} "
+            f"epochs, {res.get('n_test') or 0:,} test images; {source}")
+
+
+def summary(results: dict, name: str):
+    """One dataset, per head and depth: the conv/head parameter split, the final train
+    accuracy (mean over seeds), the final test accuracy as mean ± 95% t-interval over seeds,
+    the test set's own binomial sampling error (half-width 1.96·sqrt(p(1-p)/n) of one model's
+    accuracy) and the last 3 epochs' change in test accuracy (mean over seeds).
+
+    Args:
+        results: as returned by :func:`run`.
+        name: the dataset.
+
+    Returns:
+        a display DataFrame (:func:`hw1.report.table`), one row per (head, depth).
+    """
+    from hw1.report import ci, table
+
+    res = results[name]
     rows = []
-    for name, res in results.items():
-        for head, depth, r in _runs(res):
-            hists = r["histories"]
-            test = np.array([h["test_acc"][-1] for h in hists])
-            mean, half = t_interval(test)
-            n_test = res.get("n_test") or 0
-            last3 = np.array([h["test_acc"][-1] - h["test_acc"][-4] for h in hists]) \
-                if len(hists[0]["test_acc"]) > 4 else np.full(len(hists), np.nan)
-            rows.append({"dataset": name, "head": head, "depth": depth, "channels": r["widths"],
-                         "params": r["n_params"], "conv_params": r.get("conv_params"),
-                         "head_params": r.get("head_params"), "seeds": len(hists),
-                         "epochs": hists[0]["epoch"][-1],
-                         "train_acc": float(np.mean([h["train_acc"][-1] for h in hists])),
-                         "test_acc": mean, "test_acc_ci95": half,
-                         "test_sampling_half95": float(1.96 * np.sqrt(mean * (1 - mean) / n_test))
-                         if n_test else float("nan"),
-                         "test_acc_change_last3": float(np.mean(last3))})
-    return rows
+    for head, depth, r in _runs(res):
+        hists = r["histories"]
+        test = np.array([h["test_acc"][-1] for h in hists])
+        mean, _ = t_interval(test)
+        n_test = res.get("n_test") or 0
+        last3 = np.array([h["test_acc"][-1] - h["test_acc"][-4] for h in hists]) \
+            if len(hists[0]["test_acc"]) > 4 else np.full(len(hists), np.nan)
+        rows.append({"head": _head(head), "conv layers": depth, "channels": r["widths"],
+                     "params": r["n_params"], "in conv": r.get("conv_params"),
+                     "in head": r.get("head_params"),
+                     "train acc": float(np.mean([h["train_acc"][-1] for h in hists])),
+                     "test acc (mean ± 95% CI)": ci(test),
+                     "one model's sampling ±": float(1.96 * np.sqrt(mean * (1 - mean) / n_test))
+                     if n_test else float("nan"),
+                     "test acc change, last 3 epochs": float(np.mean(last3))})
+    return table(rows)
 
 
-def learning_speed(results: dict, epochs: tuple[int, ...] = (1, 3)) -> list[dict]:
-    """Per dataset, head and depth: mean test accuracy over seeds after the given epochs."""
-    rows = []
-    for name, res in results.items():
-        for head, depth, r in _runs(res):
-            row = {"dataset": name, "head": head, "depth": depth}
-            for e in epochs:  # (an epoch the run did not reach is left out)
-                if all(e in h["epoch"] for h in r["histories"]):
-                    row[f"test_acc_epoch{e}"] = float(np.mean(
-                        [h["test_acc"][h["epoch"].index(e)] for h in r["histories"]]))
-            rows.append(row)
-    return rows
-
-
-def depth_differences(results: dict) -> list[dict]:
+def depth_differences(results: dict):
     """Per dataset and head: every deeper minus shallower depth's final test accuracy, with a
-    95% Welch t-interval over seeds (:func:`hw1.intervals.welch_difference`)."""
+    95% Welch t-interval over seeds (:func:`hw1.intervals.welch_difference`), uncorrected for
+    the number of comparisons.
+
+    Args:
+        results: as returned by :func:`run`.
+
+    Returns:
+        a display DataFrame, one row per (dataset, head, pair of depths).
+    """
+    from hw1.report import diff, table
+
     rows = []
     for name, res in results.items():
         for head, runs in res["heads"].items():
@@ -187,52 +226,97 @@ def depth_differences(results: dict) -> list[dict]:
                 for depth, acc in by_depth.items():
                     if depth >= deep or len(acc) < 2:
                         continue
-                    rows.append({"dataset": name, "head": head,
-                                 "comparison": f"{deep} - {depth} layers",
-                                 **welch_difference(by_depth[deep], acc)})
-    return rows
+                    w = welch_difference(by_depth[deep], acc)
+                    rows.append({"dataset": _label(results, name), "head": _head(head),
+                                 "deeper − shallower": f"{deep} − {depth} conv layers",
+                                 "difference [95% CI]": diff(w["difference"], w["ci95_low"],
+                                                             w["ci95_high"]),
+                                 "CI excludes 0": "yes" if w["excludes_0"] else "no"})
+    return table(rows)
 
 
-def _runs(res: dict):
-    """``(head, depth, run)`` for every trained model family of one dataset."""
-    for head, runs in res["heads"].items():
-        for depth, r in runs.items():
-            yield head, depth, r
+def learning_speed(results: dict, epochs: tuple[int, ...] = (1, 3)):
+    """Per dataset, head and depth: test accuracy after the given epochs and after the last
+    one, each as mean ± 95% t-interval over seeds.
+
+    Args:
+        results: as returned by :func:`run`.
+        epochs: the early epochs to show (one the runs did not reach is left out).
+
+    Returns:
+        a display DataFrame, one row per (dataset, head, depth).
+    """
+    from hw1.report import ci, table
+
+    rows = []
+    for name, res in results.items():
+        for head, depth, r in _runs(res):
+            hists = r["histories"]
+            last = hists[0]["epoch"][-1]
+            row = {"dataset": _label(results, name), "head": _head(head), "conv layers": depth}
+            for e in (*[e for e in epochs if e < last], last):
+                if all(e in h["epoch"] for h in hists):
+                    row[f"after epoch {e}"] = ci([h["test_acc"][h["epoch"].index(e)]
+                                                  for h in hists])
+            rows.append(row)
+    return table(rows)
+
+
+def figure_dataset(results: dict, name: str) -> plt.Figure:
+    """One dataset: one row per head; loss (left) and accuracy (right) per epoch, train solid
+    and test dashed, one colour per depth, each a mean over seeds with its 95% t band
+    (:func:`hw1.plotting.band`); saved as ``train_actual_task_<name>``.
+
+    Args:
+        results: as returned by :func:`run`.
+        name: the dataset.
+
+    Returns:
+        the figure.
+    """
+    from hw1.plotting import BAND_NOTE
+
+    res = results[name]
+    heads = list(res["heads"])
+    fig = plt.figure(figsize=(10.4, 4.6 * len(heads) + 0.6))
+    grid = fig.add_gridspec(2 * len(heads), 2, height_ratios=[1.0, 0.2] * len(heads))
+    finals = [h["test_acc"][-1] for _, _, r in _runs(res) for h in r["histories"]]
+    for row, head in enumerate(heads):
+        ax_loss, ax_acc = fig.add_subplot(grid[2 * row, 0]), fig.add_subplot(grid[2 * row, 1])
+        for depth, r in res["heads"][head].items():
+            hists = [History.from_dict(h) for h in r["histories"]]
+            color = f"C{depth}"
+            label = (f"{depth} conv layer{'s' * (depth > 1)} {r['widths']}: "
+                     f"{r['conv_params']} conv + {r['head_params']} head params")
+            for ax, key in ((ax_loss, "loss"), (ax_acc, "acc")):
+                band(ax, hists[0].epoch, np.array([getattr(h, f"train_{key}") for h in hists]),
+                     label=label if key == "loss" else None, color=color)
+                band(ax, hists[0].epoch, np.array([getattr(h, f"test_{key}") for h in hists]),
+                     color=color, ls="--")
+        ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title=f"{_head(head)} head: loss")
+        ax_acc.set(xlabel="epoch", ylabel="accuracy", title=f"{_head(head)} head: accuracy",
+                   ylim=(0.0, min(1.0, max(finals) + 0.05)))
+        ax_loss.plot([], [], color="black", label="train (solid)")
+        ax_loss.plot([], [], color="black", ls="--", label="test (dashed)")
+        ax_legend = fig.add_subplot(grid[2 * row + 1, :])
+        ax_legend.axis("off")
+        ax_legend.legend(*ax_loss.get_legend_handles_labels(), loc="center", ncol=2)
+    seeds = len(next(_runs(res))[2]["histories"])
+    fig.suptitle(f"{_label(results, name)}: CNNs of equal parameter count, {seeds} seeds\n"
+                 f"line: mean; {BAND_NOTE}")
+    fig.tight_layout()
+    save_figure(fig, f"train_actual_task_{name}")
+    return fig
 
 
 def make_figures(results: dict) -> list[plt.Figure]:
-    """Per dataset: one row per head; loss (left) and accuracy (right) per epoch, train solid
-    and test dashed, one colour per depth, bands over seeds."""
-    figs = []
-    for name, res in results.items():
-        heads = list(res["heads"])
-        fig, axes = plt.subplots(len(heads), 2, figsize=(10.5, 3.6 * len(heads) + 0.8),
-                                 squeeze=False)
-        finals = [h["test_acc"][-1] for _, _, r in _runs(res) for h in r["histories"]]
-        for row, head in enumerate(heads):
-            ax_loss, ax_acc = axes[row]
-            for depth, r in res["heads"][head].items():
-                hists = [History.from_dict(h) for h in r["histories"]]
-                color = f"C{depth}"
-                label = (f"{depth} conv layer{'s' * (depth > 1)} {r['widths']}: "
-                         f"{r['conv_params']} conv + {r['head_params']} head params")
-                for ax, key in ((ax_loss, "loss"), (ax_acc, "acc")):
-                    band(ax, hists[0].epoch,
-                         np.array([getattr(h, f"train_{key}") for h in hists]),
-                         label=label if key == "loss" else None, color=color)
-                    band(ax, hists[0].epoch,
-                         np.array([getattr(h, f"test_{key}") for h in hists]),
-                         color=color, ls="--")
-            ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title=f"{head} head: loss")
-            ax_acc.set(xlabel="epoch", ylabel="accuracy", title=f"{head} head: accuracy",
-                       ylim=(0.0, min(1.0, max(finals) + 0.05)))
-            ax_loss.plot([], [], color="black", label="train (solid)")
-            ax_loss.plot([], [], color="black", ls="--", label="test (dashed)")
-            ax_loss.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
-        seeds = len(next(_runs(res))[2]["histories"])
-        fig.suptitle(f"{dataset_label(res['source'], name)}: CNNs of equal parameter count, "
-                     f"{seeds} seeds (line: mean; band: min-max over seeds)")
-        fig.tight_layout()
-        save_figure(fig, f"train_actual_task_{name}")
-        figs.append(fig)
-    return figs
+    """Every figure of the notebook, one per dataset (:func:`figure_dataset`), for
+    ``python -m hw1.figures``.
+
+    Args:
+        results: as returned by :func:`run`.
+
+    Returns:
+        the figures, in the order of ``results``.
+    """
+    return [figure_dataset(results, name) for name in results]

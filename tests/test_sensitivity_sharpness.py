@@ -1,0 +1,63 @@
+"""Notebook 10's display tables and figures on synthetic results: one row per gap and measure,
+step-cap legend entries only when a run hit the cap, figures narrow enough for the README."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from hw1.experiments import sensitivity_sharpness as ss
+from hw1.paths import figures_dir
+from hw1.plotting import MAX_WIDTH_PX, png_width
+
+KEYS = ("train_loss", "test_loss", "train_acc", "test_acc", *ss.MEASURES,
+        "sharpness_small_eps", "sharpness_raw_small_eps")
+
+
+def _results(capped: bool = False) -> dict:
+    """2 regimes x 3 batch sizes x 3 seeds of made-up values (positive, batch-dependent)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for regime in ss.REGIMES:
+        for bs in (16, 128, 512):
+            for seed in range(3):
+                r = {k: float(rng.uniform(0.5, 1.5) * np.log2(bs)) for k in KEYS}
+                r["sharpness_raw_small_eps"] = r["sharpness_raw"] / rng.uniform(2, 4)
+                reached = None if regime == "equal_epochs" else not (capped and seed == 0)
+                rows.append({"regime": regime, "batch": bs, "seed": seed, "steps": 100 + seed,
+                             "epochs": 2, "reached": reached, **r,
+                             "gap_loss": r["test_loss"] - r["train_loss"],
+                             "gap_acc": r["train_acc"] - r["test_acc"]})
+    return {"batch_sizes": [16, 128, 512], "dataset": "digits", "source": "synthetic",
+            "criterion": "train loss ≤ 0.3, at most 300 optimizer steps", "n_params": 10,
+            "epsilons": [1e-3, 5e-4], "max_steps": 300, "rows": rows}
+
+
+def test_tables_show_every_tau_in_one_row_per_gap_and_measure():
+    results = _results()
+    taus = ss.rank_correlations(results, resamples=20)
+    table = ss.rank_table(taus)
+    assert len(taus) == 36 and table.shape == (12, 5)
+    assert list(table["gap"][:6]) == ["accuracy gap"] * 6
+    assert list(table.columns[2:]) == ["τ [95% CI], all 18 models",
+                                       "τ [95% CI], equal epochs (9)",
+                                       "τ [95% CI], criterion (9)"]
+    cell = table.iloc[0, 2]  # "+0.1 [−0.2, 0.3]": τ with its interval
+    assert cell.count("[") == 1 and cell.endswith("]")
+    assert ss.confound_table(ss.confounds(results, resamples=20)).shape == (8, 5)
+    assert ss.within_batch_table(ss.within_batch_tau(results)).shape == (12, 4)
+    assert len(ss.training_table(results)) == len(ss.measure_table(results)) == 6
+    assert "CI excludes 0" in ss.batch_differences(results).columns
+
+
+@pytest.mark.parametrize("capped", [False, True])
+def test_figures_fit_the_readme_and_mark_the_step_cap_only_when_a_run_hit_it(capped):
+    results = _results(capped)
+    figs = ss.make_figures(results, ss.rank_correlations(results, resamples=20))
+    for name in ("sensitivity_sharpness_vs_batch_size", "sharpness_epsilon_scaling",
+                 "flatness_vs_generalization_gap"):
+        assert png_width(figures_dir() / f"{name}.png") <= MAX_WIDTH_PX
+    legends = [t.get_text() for fig in figs for leg in fig.legends for t in leg.get_texts()]
+    assert ("run that hit the step cap" in legends) == capped
+    assert ("hollow: hit the step cap" in legends) == capped
+    assert figs[2].axes[0].get_ylabel() == "accuracy gap (train − test)"
+    plt.close("all")

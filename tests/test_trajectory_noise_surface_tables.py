@@ -1,0 +1,51 @@
+"""The display tables of notebooks 03, 04 and 06, on small made-up results."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from hw1.experiments import error_surface, gradient_norm  # noqa: E402
+from hw1.experiments import optimization_trajectories as trajectories  # noqa: E402
+
+
+def test_local_minima_counts_each_basin_of_a_grid_once():
+    x = np.linspace(-1, 1, 21)
+    bowl = x[:, None] ** 2 + x[None, :] ** 2
+    assert error_surface._local_minima(bowl) == 1
+    two = np.minimum((x[:, None] - 0.5) ** 2, (x[:, None] + 0.5) ** 2 + 0.1) + x[None, :] ** 2
+    assert error_surface._local_minima(two) == 2
+    assert error_surface._local_minima(-bowl) == 4  # the four corners, at the grid's edge
+
+
+def test_geometry_of_two_runs_moving_along_orthogonal_axes():
+    snaps = np.zeros((2, 2, 4))  # (runs, snapshots, parameters)
+    snaps[0, 0], snaps[1, 0] = [1, 0, 0, 0], [0, 1, 0, 0]
+    snaps[0, 1], snaps[1, 1] = [1, 0, 3, 0], [0, 1, 0, 4]
+    g = trajectories.geometry({"snapshots": snaps}, "whole")
+    assert g["travel"].tolist() == [3, 4]
+    assert g["init_init"] == pytest.approx([np.sqrt(2)])
+    assert g["move_cos"] == pytest.approx([0])
+    results = {"snapshots": snaps, "first_layer_params": 4}
+    shown = trajectories.geometry_table(results).set_index("quantity")
+    assert shown.loc["distance between two starts, mean (range)", "whole model"] == \
+        "1.41 (1.41–1.41)"
+
+
+def test_noise_table_shares_and_check_ratios():
+    measured = {"measure_step": [0, 50, 100], "full_loss": [1.0, 0.7, 0.5],
+                "full_grad_norm_sq": [3.0, 1.0, 1.0], "noise_sq": [1.0, 2.0, 3.0],
+                "predicted_batch_norm_sq": [4.0, 3.0, 4.0],
+                "sampled_batch_norm_sq": [4.0, 2.4, 2.0]}
+    run = {"measured": measured, "history": {"step_loss": [1.0] * 110}}
+    results = {"mnist": {"runs": [run, run], "seeds": [0, 1], "n_params": 10}}
+    noise = gradient_norm.noise_table(results, "mnist").set_index("MNIST")
+    assert noise.loc["noise share of E‖g_B‖² at iteration 100", "seed 1"] == "0.75"
+    assert noise.loc["largest noise", "seed 0"] == "1.73"  # √3
+    grad = gradient_norm.loss_and_gradient_table(results, "mnist").set_index("MNIST")
+    assert grad.loc["iteration of the largest ‖∇L‖"].tolist() == ["0", "0", ""]
+    assert grad.loc["‖∇L‖ at iteration 50", "mean ± 95% t over seeds"] == "1 ± 0"
+    check = gradient_norm.check_table(results)
+    assert check["seed 0"].tolist() == ["0.8"]  # median of 1, 0.8 and 0.5
+    assert check["single measurements, range"].tolist() == ["0.5–1"]
