@@ -42,13 +42,17 @@ def test_simulate_function_tables_are_short_labelled_dataframes():
     assert ("finish ended in (seeds)", "stalled") in summary.columns
     assert summary[("finish ended in (seeds)", "stalled")].tolist() == ["1"] * 6
     comparison = sf.depth_comparison(results)
-    assert len(comparison) == 6 and comparison["CI excludes 0"].isin(["yes", "no"]).all()
-    assert comparison["difference [95% CI]"].str.match(r"^[+−]?[\d.e−]+ \[").all()
+    loss, regions = comparison["log10 final MSE"], comparison["activation regions"]
+    assert len(comparison) == 6 and loss["CI excludes 0"].isin(["yes", "no"]).all()
+    assert loss["difference [95% CI]"].str.match(r"^[+−]?[\d.e−]+ \[").all()
+    assert regions["difference [95% CI]"].iloc[1].startswith("+40.0 [")  # 5 − 1 layers
+    seeds = sf.per_seed_table(results, "sinc")
+    assert seeds["MSE change, last 50 kept steps (%)"].eq("").all()  # traces of 3 steps
     seeds = sf.per_seed_table(results, "sinc")
     assert len(seeds) == 6 and set(seeds["finish ended in"]) == {"plateau", "stalled"}
     assert list(sf.lr_table(results).columns) == ["target", "hidden layers", "lr 0.01",
                                                   "lr 0.1", "best lr"]
-    assert sf.loss_ratio_table(results).iloc[2, 2] == "1"
+    assert sf.loss_ratio_table(results).iloc[2, 2] == "1.00"
 
 
 def test_simulate_function_figures_fit_the_readme_and_list_only_drawn_endings(tmp_path):
@@ -87,6 +91,8 @@ def test_train_actual_task_tables_and_figure():
     differences = tat.depth_differences(results)
     assert differences["deeper − shallower"].tolist() == ["2 − 1 conv layers",
                                                           "4 − 2 conv layers"]
+    assert list(differences.columns[-3:]) == ["Welch p", "Holm p (all 2)", "Holm p < 0.05"]
+    assert summary["map size before head"].tolist() == ["14×14", "7×7", "7×7", "1×1"]
     speed = tat.learning_speed(results)
     assert list(speed.columns)[-3:] == ["after epoch 1", "after epoch 3", "after epoch 5"]
     assert "5 epochs, 1,000 test images" in tat.describe(results, "mnist")
@@ -95,7 +101,14 @@ def test_train_actual_task_tables_and_figure():
     plt.close("all")
 
 
+def test_holm_adjusts_step_down_in_input_order():
+    adjusted = tat.holm([0.01, 0.04, 0.03, 0.005])
+    np.testing.assert_allclose(adjusted, [0.03, 0.06, 0.06, 0.02])
+    assert tat.holm([0.6, 0.9]).tolist() == [1.0, 1.0]  # capped at 1, monotone
+
+
 def test_train_actual_task_figure_fits_the_readme(tmp_path):
-    assert len(tat.make_figures(_trained())) == 1
-    assert png_width(tmp_path / "figures" / "train_actual_task_mnist.png") <= MAX_WIDTH_PX
+    assert len(tat.make_figures(_trained())) == 2
+    for name in ("train_actual_task_mnist", "train_actual_task_final_accuracy"):
+        assert png_width(tmp_path / "figures" / f"{name}.png") <= MAX_WIDTH_PX
     plt.close("all")

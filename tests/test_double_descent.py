@@ -44,7 +44,7 @@ def test_landmarks_keep_parameter_counts_whole():
     table = double_descent.landmarks(RESULTS)
     assert list(table["width"]) == ["3", "3", "3", "4", ""]
     assert list(table["params"]) == ["30", "30", "30", "40", "25"]
-    assert list(table["params / n·K"]) == ["1.2", "1.2", "1.2", "1.6", "1"]
+    assert list(table["params / n·K"]) == ["1.20", "1.20", "1.20", "1.60", "1.00"]
     rising = _results([[0.0, 0.0]] * 5, [[1.0, 1.0]] * 5,
                       [[0.1, 0.1], [0.2, 0.2], [0.3, 0.3], [0.4, 0.4], [0.5, 0.5]])
     none = double_descent.landmarks(rising)
@@ -54,14 +54,15 @@ def test_landmarks_keep_parameter_counts_whole():
 def test_shown_tables_use_the_shared_formats():
     summary = double_descent.summary(RESULTS)
     assert summary[3]["train error (noisy labels)"] == "0 ± 0"
-    assert summary[0]["test error"] == "0.5 ± 0"
+    assert summary[0]["test error"] == "0.500 ± 0"
     peaks = double_descent.peak_table(RESULTS)
-    assert list(peaks["peak width"]) == ["3", "3", "3", "3"]  # error and loss are equal here
-    assert peaks["peak minus it [95% CI]"].iloc[0].startswith("+0.2 [")
+    assert list(peaks["peak width"]) == ["3"] * 6  # error and loss are equal here
+    assert peaks["difference [95% CI]"].iloc[0].startswith("+0.200 [")
+    assert peaks["difference"].iloc[2] == "width 5 − width 2"
     by_epoch = double_descent.error_by_epoch(RESULTS, "train_error")
     assert list(by_epoch["epoch"]) == ["10", "20", "30"]
     assert list(by_epoch.columns) == ["epoch"] + [f"width {w}" for w in (1, 2, 3, 4, 5)]
-    assert by_epoch["width 3"].iloc[-1] == "0.005"
+    assert by_epoch["width 3"].iloc[-1] == "0.00500"
     over = double_descent.peaks_over_epochs(RESULTS)
     assert list(over["peak width"]) == ["none", "none", "3"]
 

@@ -177,23 +177,26 @@ def test_directions_are_drawn_apart_from_the_initializations():
 def _corruption_results():
     """Two corruption levels, 3 seeds each, with histories reaching 90% and 99% at known
     epochs (control: 1 and 2; p = 1: 4 and 6, 5 and 7, 6 and 8)."""
-    def run(e90, e99, acc):
+    def run(e90, e99, acc, seed):
         epochs = list(range(e99 + 1))
         train = [0.99 if e >= e99 else 0.9 if e >= e90 else 0.5 for e in epochs]
-        return {"epochs": e99, "reached": True, "test_acc": acc, "history":
+        return {"seed": seed, "epochs": e99, "reached": True, "test_acc": acc, "history":
                 {"epoch": epochs, "train_acc": train, "train_loss": [1.0] * len(epochs)}}
-    return {"levels": {0.0: [run(1, 2, 0.9)] * 3,
-                       1.0: [run(4, 6, 0.1), run(5, 7, 0.12), run(6, 8, 0.11)]}}
+    return {"levels": {0.0: [run(1, 2, 0.9, s) for s in range(3)],
+                       1.0: [run(6, 8, 0.11, 2), run(4, 6, 0.1, 0), run(5, 7, 0.12, 1)]}}
 
 
 def test_random_labels_tables_time_the_first_crossing_of_each_threshold():
     res = _corruption_results()
     times = random_labels.epochs_to_reach(res)
-    assert list(times["to 90%"]) == ["1 ± 0", "5 ± 2.5"]  # t(2) · 1 / √3 = 2.48
-    assert list(times["÷ control (99%)"]) == ["1", "3.5"]
+    # identical whole epochs get no zero-width interval; t(2) · 1 / √3 = 2.48
+    assert list(times["to 90%"]) == ["1 (all 3 seeds)", "5.00 ± 2.5"]
+    assert list(times["÷ control (99%)"]) == ["1.00", "3.50"]
     steps = random_labels.level_differences(res)
     assert list(steps["levels"]) == ["1 − 0", "1 − 0"] and len(steps) == 2
-    assert steps["difference [95% CI]"].iloc[0].startswith("+4 [")
+    assert steps["difference [95% CI]"].iloc[0].startswith("+4.00 [")
+    # paired by seed (matched by seed, not by order): differences 3, 4, 5 at 90%
+    assert steps["paired by seed [95% CI]"].iloc[0] == "+4.00 [1.52, 6.48]"
     control = random_labels.differences_from_control(res)
     assert control["test error: CI excludes 0"].iloc[0] == "yes"
 

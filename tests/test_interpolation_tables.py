@@ -66,7 +66,10 @@ def test_tables_are_dataframes_in_the_shared_format():
     outer = interpolation.outer_loss_table(res)
     assert list(outer.columns) == ["pair", "train loss at α=−1", "α=−1: lowest–highest seed",
                                    "train loss at α=2", "α=2: lowest–highest seed"]
-    assert outer["α=2: lowest–highest seed"].iloc[0] == "0.03–0.03"  # 0.01 + 0.01·2, all seeds
+    assert outer["α=2: lowest–highest seed"].iloc[0] == "0.0300–0.0300"  # 0.01 + 0.01·2, all seeds
+    assert "train loss at α=0" not in pairs.columns  # the base endpoint's, in endpoint_table
+    names = interpolation.endpoint_table(res)["endpoint"].tolist()
+    assert "control (base, independent init)" in names
     diffs = interpolation.differences_from_base(res)
     # large_batch (k = 1) minus base (k = 0): the line increase differs by (1 + 0.1·r)·0.25
     row = diffs[diffs["quantity"] == "ΔL_train at |t|=0.5"].iloc[0]

@@ -82,3 +82,14 @@ def test_figures_fit_the_readme_width_and_are_all_returned(tmp_path):
              "minimal_ratio_spectrum_histogram"]
     for name in names:
         assert png_width(tmp_path / "figures" / f"{name}.png") <= MAX_WIDTH_PX, name
+
+
+def test_median_ratio_interval_brackets_the_median_of_each_activation():
+    results = _results()
+    line = mr.median_ratio_interval(results, 1e-6, resamples=200)
+    ratios = mr.ratio_vs_cutoff(results["relu"]["refined_eigenvalues"], np.array([1e-6]))[:, 0]
+    relu = line.split(";")[0]
+    assert relu.startswith("ReLU ") and "tanh " in line
+    median, low, high = (float(x) for x in re.findall(r"[\d.e-]+", relu.replace("ReLU", "")))
+    assert low <= median <= high
+    assert median == pytest.approx(np.median(ratios), rel=1e-2)

@@ -12,9 +12,11 @@ from hw1.report import MAX_ROWS, ci, diff, long_table, mean_pm, num, table, welc
 
 @pytest.mark.parametrize(("value", "text"), [
     (0.0402333, "0.0402"), (12.345, "12.3"), (0.99167, "0.992"), (1.399e-6, "1.4e-6"),
-    (-0.7275, "−0.728"), (669706, "669,706"), (321, "321"), (0.0, "0"), (True, "yes"),
-    (float("nan"), "–"), (2.5e7, "2.5e7"), (np.float32(0.5), "0.5"), (np.int64(12), "12"),
-    (440.0, "440"), (0.000667, "0.000667"), (9.996, "10"), (669706.0, "670000")])
+    (-0.7275, "−0.728"), (669706, "669,706"), (321, "321"), (4780, "4,780"), (0.0, "0"),
+    (True, "yes"),
+    (float("nan"), "–"), (2.5e7, "2.5e7"), (np.float32(0.5), "0.500"), (np.int64(12), "12"),
+    (440.0, "440"), (0.000667, "0.000667"), (9.996, "10.0"), (669706.0, "670,000"),
+    (14.0, "14.0"), (6250.0, "6,250")])
 def test_numbers_carry_three_significant_digits(value, text):
     assert num(value) == text
 
@@ -23,10 +25,10 @@ def test_interval_cells():
     values = [1.0, 2.0, 3.5]
     half = stats.t.ppf(0.975, 2) * np.std(values, ddof=1) / math.sqrt(3)
     assert ci(values) == f"2.17 ± {half:.2g}"
-    assert mean_pm(0.5, float("nan")) == "0.5"
+    assert mean_pm(0.5, float("nan")) == "0.500"
     assert mean_pm(378.2, 440.0) == "378 ± 440"  # plain notation, not 4.4e2
     assert diff(0.04023, 0.0171, 0.06337) == "+0.0402 [0.0171, 0.0634]"
-    assert diff(-2.333, -4.802, 0.1351) == "−2.33 [−4.8, 0.135]"
+    assert diff(-2.333, -4.802, 0.1351) == "−2.33 [−4.80, 0.135]"
     w = welch([1.0, 2.0, 3.0], [10.0, 11.0, 12.5])
     assert w["CI excludes 0"] == "yes" and w["difference [95% CI]"].startswith("−9.17 [")
 

@@ -31,6 +31,15 @@ def test_geometry_of_two_runs_moving_along_orthogonal_axes():
     shown = trajectories.geometry_table(results).set_index("quantity")
     assert shown.loc["distance between two starts, mean (range)", "whole model"] == \
         "1.41 (1.41–1.41)"
+    assert shown.loc["path length / distance start → end", "whole model"] == "1.00 ± 0"
+
+
+def test_path_shape_of_a_detour():
+    snaps = np.zeros((1, 3, 2))  # one run: (0, 0) → (1, 1) → (2, 0)
+    snaps[0, 1], snaps[0, 2] = [1, 1], [2, 0]
+    shape = trajectories._path_shape({"snapshots": snaps}, "whole")
+    assert shape["straightness"] == pytest.approx([np.sqrt(2)])
+    assert shape["move_in_pcs"] == pytest.approx([1])
 
 
 def test_noise_table_shares_and_check_ratios():
@@ -41,11 +50,15 @@ def test_noise_table_shares_and_check_ratios():
     run = {"measured": measured, "history": {"step_loss": [1.0] * 110}}
     results = {"mnist": {"runs": [run, run], "seeds": [0, 1], "n_params": 10}}
     noise = gradient_norm.noise_table(results, "mnist").set_index("MNIST")
-    assert noise.loc["noise share of E‖g_B‖² at iteration 100", "seed 1"] == "0.75"
+    assert noise.loc["noise share of E‖g_B‖² at iteration 100", "seed 1"] == "0.750"
     assert noise.loc["largest noise", "seed 0"] == "1.73"  # √3
     grad = gradient_norm.loss_and_gradient_table(results, "mnist").set_index("MNIST")
     assert grad.loc["iteration of the largest ‖∇L‖"].tolist() == ["0", "0", ""]
-    assert grad.loc["‖∇L‖ at iteration 50", "mean ± 95% t over seeds"] == "1 ± 0"
+    assert grad.loc["‖∇L‖ at iteration 50", "mean ± 95% t over seeds"] == "1.00 ± 0"
     check = gradient_norm.check_table(results)
-    assert check["seed 0"].tolist() == ["0.8"]  # median of 1, 0.8 and 0.5
-    assert check["single measurements, range"].tolist() == ["0.5–1"]
+    assert check["seed 0"].tolist() == ["0.800"]  # median of 1, 0.8 and 0.5
+    assert check["single measurements, range"].tolist() == ["0.500–1.00"]
+    change = gradient_norm.change_table(results).set_index("ratio")
+    assert change.loc["‖∇L‖ at iteration 0 ÷ at 50", "seed 0"] == "1.73"  # √3 falls to 1
+    assert change.loc["loss at iteration 100 ÷ at 0", "geometric mean [95% CI]"] == \
+        "0.500 [0.500, 0.500]"

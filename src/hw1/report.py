@@ -23,14 +23,15 @@ MAX_ROWS = 12
 
 
 def num(value: float, digits: int = DIGITS) -> str:
-    """``value`` with ``digits`` significant digits, in plain notation where it is readable
-    (``0.0402``, ``12.3``, ``440``, ``1.4e-6``); integers stay whole (``669706`` → ``669,706``)."""
+    """``value`` with ``digits`` significant digits, trailing zeros kept (``0.500``, ``14.0``),
+    in plain notation where it is readable (``0.0402``, ``440``, ``6,250``, ``1.4e-6``);
+    integers stay whole (``669706`` → ``669,706``)."""
     if value is None:
         return ""
     if isinstance(value, bool | np.bool_):
         return "yes" if value else "no"
     if isinstance(value, int | np.integer):
-        return f"{int(value):,}" if abs(int(value)) >= 10_000 else str(int(value))
+        return f"{int(value):,}"
     value = float(value)
     if math.isnan(value):
         return "–"
@@ -41,9 +42,7 @@ def num(value: float, digits: int = DIGITS) -> str:
     rounded = float(f"{value:.{digits}g}")  # to `digits` significant digits
     exponent = math.floor(math.log10(abs(rounded)))
     if -4 <= exponent < 6:  # plain notation: 440 and 0.000667, not 4.4e+02 and 6.67e-04
-        text = f"{rounded:.{max(digits - 1 - exponent, 0)}f}"
-        if "." in text:  # like the "g" format: 0.5, not 0.500
-            text = text.rstrip("0").rstrip(".")
+        text = f"{rounded:,.{max(digits - 1 - exponent, 0)}f}"  # 0.500 and 14.0 keep 3 digits
     else:
         mantissa, exp = f"{value:.{digits}g}".split("e")
         text = f"{mantissa}e{int(exp)}"
@@ -142,3 +141,9 @@ def long_table(rows: Iterable[Mapping[str, object]], name: str, show: int = MAX_
         where = path
     print(f"{len(shown)} of {len(frame)} rows shown; all of them: {where}")
     return out
+
+
+def repo_relative(text: str) -> str:
+    """``text`` with this repository's absolute path left out (``data/MNIST/raw``, not a path
+    that names the machine), for printing data sources."""
+    return text.replace(f"{REPO_ROOT}/", "")

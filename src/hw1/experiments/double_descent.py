@@ -221,7 +221,7 @@ def landmarks(results: dict):
         rows = peak(results, key)
         found.append((f"{key.replace('_', ' ')} peak",
                       by_width[rows[0]["peak width"]] if rows else None))
-    found.append(("first width fitting every changed label (every seed)",
+    found.append(("all changed labels fitted (every seed)",
                   first_width(results, "noisy_labels_fitted", 1.0)))
     found.append(("first width with 0 train error (every seed)", first_interpolating(results)))
     out = [{"where": name, "width": e["width"], "params": e["n_params"],
@@ -279,28 +279,39 @@ def peak(results: dict, key: str = "test_error", epoch: int | None = None) -> li
 
 def peak_table(results: dict):
     """The test-error and test-loss peaks at the end of training, each minus the classical
-    optimum and minus the largest width, with the 95% Welch interval of the difference.
+    optimum and minus the largest width, and the largest width minus the classical optimum,
+    each with the 95% Welch interval of the difference.
 
     Args:
         results: from :func:`run`.
 
     Returns:
-        A DataFrame, two rows per quantity (one row saying "none" if it has no peak).
+        A DataFrame, three rows per quantity (one row saying "none" if it has no peak).
     """
     from hw1.report import diff, table
 
+    widths = results["widths"]
     out = []
     for key in ("test_error", "test_loss"):
         rows = peak(results, key)
         if not rows:
             out.append({"quantity": key.replace("_", " "), "peak width": "none"})
+            continue
         for r in rows:
             out.append({"quantity": key.replace("_", " "), "peak width": r["peak width"],
                         "peak params / n·K": r["peak params"] / results["threshold"],
-                        "compared with": r["minus"],
-                        "peak minus it [95% CI]": diff(r["difference"], r["ci95_low"],
-                                                       r["ci95_high"]),
+                        "difference": f"peak − {r['minus']}",
+                        "difference [95% CI]": diff(r["difference"], r["ci95_low"],
+                                                    r["ci95_high"]),
                         "CI excludes 0": r["excludes_0"]})
+        best = next(e for e in widths if e["width"] == rows[0]["minus width"])
+        w = welch_difference(_column(widths[-1], key), _column(best, key))
+        out.append({"quantity": key.replace("_", " "), "peak width": rows[0]["peak width"],
+                    "peak params / n·K": rows[0]["peak params"] / results["threshold"],
+                    "difference": f"width {widths[-1]['width']} − width {best['width']}",
+                    "difference [95% CI]": diff(w["difference"], w["ci95_low"],
+                                                w["ci95_high"]),
+                    "CI excludes 0": w["excludes_0"]})
     return table(out)
 
 
@@ -309,22 +320,32 @@ def recorded_epochs(results: dict) -> list[int]:
     return [ep for ep in results["widths"][0]["rows"][0]["history"]["epoch"] if ep > 0]
 
 
-def error_by_epoch(results: dict, key: str = "test_error"):
+def error_by_epoch(results: dict, key: str = "test_error",
+                   shown: tuple[int, ...] = (2, 6, 20, 30, 40, 50, 100, 400)):
     """The mean of ``key`` over seeds, one row per recorded epoch and one column per width
-    (the budget's effect, from the stored histories).
+    (the budget's effect, from the stored histories). Every width goes to a CSV file; the
+    displayed table keeps the widths ``shown`` when there are more than eight widths.
 
     Args:
         results: from :func:`run`.
         key: ``test_error`` or ``train_error`` (on the noisy labels).
+        shown: the widths displayed when there are more than eight.
 
     Returns:
-        A DataFrame with columns ``epoch``, ``width 2``, ``width 4``, ...
+        A DataFrame with columns ``epoch``, ``width 2``, ``width 6``, ...
     """
-    from hw1.report import table
+    from hw1.report import long_table
 
-    return table([{"epoch": ep, **{f"width {e['width']}": float(_column(e, key, ep).mean())
-                                   for e in results["widths"]}}
-                  for ep in recorded_epochs(results)])
+    widths = [e["width"] for e in results["widths"]]
+    rows = [{"epoch": ep, **{f"width {e['width']}": float(_column(e, key, ep).mean())
+                             for e in results["widths"]}}
+            for ep in recorded_epochs(results)]
+    out = long_table(rows, f"double_descent_{key}_by_epoch", show=len(rows))
+    if len(widths) > 8:
+        keep = [w for w in widths if w in shown]
+        print(f"{len(keep)} of {len(widths)} widths shown; the file holds all of them")
+        out = out[["epoch"] + [f"width {w}" for w in keep]]
+    return out
 
 
 def peaks_over_epochs(results: dict):
@@ -426,7 +447,7 @@ def figure_by_width(results: dict) -> plt.Figure:
         if key == "error":
             _band(ax, params, [1 - _column(e, "noisy_labels_fitted") for e in widths],
                   color="C2", marker="^", ls="-", ms=3.5, lw=1,
-                  label="train, changed labels only")
+                  label="train, changed labels only (left panel)")
         _mark_threshold(ax, results)
         _parameter_axis(ax)
         ax.set(ylabel=ylabel, title=f"{ylabel} after {results['epochs']} epochs")
@@ -437,7 +458,7 @@ def figure_by_width(results: dict) -> plt.Figure:
         if e is not None:
             axes[0].plot([e["n_params"]], [0], marker, mfc="none", mec=color, mew=1.8, ms=10,
                          ls="none", clip_on=False, zorder=5,
-                         label=f"{text}, every seed: width {e['width']} "
+                         label=f"left panel: {text} in every seed, width {e['width']} "
                                f"({e['n_params']:,} parameters)")
     axes[0].set_ylim(-0.02, 1.0)  # an error lies in [0, 1]; a wider interval is cut there
     axes[1].set_ylim(bottom=0)
@@ -481,8 +502,9 @@ def figure_over_training(results: dict) -> plt.Figure:
         _parameter_axis(ax)
         ax.set(ylabel=ylabel, title=f"{ylabel} during training")
         ax.set_ylim(-0.02, 1.0)  # an error lies in [0, 1]; a wider interval is cut there
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(handles), frameon=False)
+    handles = [plt.Line2D([], [], color=color, lw=2.5, label=f"epoch {ep}")
+               for ep, color in zip(shown, colors, strict=True)]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
     fig.suptitle(_title(results, f"at {len(shown)} of the recorded epochs"), fontsize=10)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     save_figure(fig, "double_descent_over_training")

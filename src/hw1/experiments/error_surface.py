@@ -164,7 +164,7 @@ def random_plane_table(results: dict):
         ("training images the loss is evaluated on", int(results["n_eval"])),
         ("epochs the solution was trained", int(results["snapshot_epochs"][-1])),
         ("loss at the solution", float(plane[n // 2, n // 2])),
-        (f"largest loss on the {n} × {n} grid over [{num(axis[0])}, {num(axis[-1])}]²",
+        (f"largest loss on the {n} × {n} grid, [{axis[0]:g}, {axis[-1]:g}]²".replace("-", "−"),
          float(plane.max())),
         ("(α, β) of the smallest loss on the grid",
          "({}, {})".format(*(num(round(float(axis[i]), 6) + 0.0) for i in low))),  # float32 grid
@@ -181,8 +181,6 @@ def line_table(results: dict):
     Returns:
         A display DataFrame, one row per quantity.
     """
-    from hw1.report import num
-
     line = np.asarray(results["line_loss"])
     alpha = np.asarray(results["line_alpha"])
     between = (alpha >= 0) & (alpha <= 1)
@@ -190,9 +188,9 @@ def line_table(results: dict):
         ("loss at the initialization (α = 0)", float(line[np.argmin(abs(alpha))])),
         ("loss at the solution (α = 1)", float(line[np.argmin(abs(alpha - 1))])),
         ("largest loss for 0 ≤ α ≤ 1", float(line[between].max())),
-        (f"falls at every one of the {int(between.sum()) - 1} steps from α = 0 to 1",
+        (f"falls at all {int(between.sum()) - 1} steps from α = 0 to 1",
          bool(np.all(np.diff(line[between]) <= 1e-9))),
-        (f"α of the smallest loss on the grid ({num(alpha[0])} to {num(alpha[-1])})",
+        (f"α of the smallest loss on the grid ({alpha[0]:g} to {alpha[-1]:g})".replace("-", "−"),
          float(alpha[np.argmin(line)])),
         ("smallest loss on the line", float(line.min())),
     ])
@@ -219,7 +217,7 @@ def path_table(results: dict):
         ("axis 1: share of Σ‖θ_s − θ_end‖²", float(share[0])),
         ("axis 2: share", float(share[1])),
         ("both axes: share", float(share.sum())),
-        ("off the plane: RMS share of the distances, √(1 − both)",
+        ("off the plane: RMS share, √(1 − both shares)",
          float(np.sqrt(max(1 - share.sum(), 0)))),
         ("smallest loss on the plane's grid", float(plane.min())),
         ("where (axis 1, axis 2); the solution is at (0, 0)",
@@ -250,7 +248,7 @@ def random_plane_figure(results: dict) -> plt.Figure:
     ax.xaxis.set_major_locator(MaxNLocator(5))
     fig.colorbar(cs, ax=ax, label="log10 training loss")
     ax.set(xlabel="α (filter-normalized direction 1)", ylabel="β (direction 2)",
-           title="Loss around the MNIST solution")
+           title="Loss around the MNIST solution\n(white lines: contours of log10 loss)")
     ax3 = fig.add_subplot(1, 2, 2, projection="3d")
     ax3.plot_surface(A, B, Z, cmap="viridis", linewidth=0)
     for axis3 in (ax3.xaxis, ax3.yaxis, ax3.zaxis):

@@ -263,6 +263,40 @@ def noise_table(results: dict, task: str):
         (f"predicted √E‖g_B‖² at iteration {last}", np.sqrt(pred[:, -1]), True)])
 
 
+def change_table(results: dict):
+    """Paired per-seed changes of ‖∇L‖ between the first two measurements, and of the
+    full-batch loss over the run, as factors: the geometric mean over seeds of the later over
+    the earlier value (MNIST: iteration 50 over 0, where ‖∇L‖ rises; 1-D task: 0 over 50,
+    where it falls), with the 95% t interval of the per-seed log10 ratios, transformed back.
+
+    Args:
+        results: what :func:`run` returns.
+
+    Returns:
+        A display DataFrame, one row per task and change.
+    """
+    from hw1.intervals import t_interval
+    from hw1.report import num, table
+
+    rows = []
+    for task, r in results.items():
+        loss, grad = _per_seed(r, "full_loss"), np.sqrt(_per_seed(r, "full_grad_norm_sq"))
+        steps = np.asarray(r["runs"][0]["measured"]["measure_step"])
+        rises = np.mean(grad[:, 1] > grad[:, 0]) > 0.5
+        pairs = [(f"‖∇L‖ at iteration {steps[1]} ÷ at 0", grad[:, 1], grad[:, 0]) if rises
+                 else (f"‖∇L‖ at iteration 0 ÷ at {steps[1]}", grad[:, 0], grad[:, 1]),
+                 (f"loss at iteration {_last(r)} ÷ at 0", loss[:, -1], loss[:, 0])]
+        for name, top, bottom in pairs:
+            logs = np.log10(top / bottom)
+            mean, half = t_interval(logs)
+            rows.append({"task": _task_name(task), "ratio": name,
+                         **{f"seed {s}": v for s, v in zip(r["seeds"], top / bottom,
+                                                           strict=True)},
+                         "geometric mean [95% CI]": f"{num(10 ** mean)} "
+                         f"[{num(10 ** (mean - half))}, {num(10 ** (mean + half))}]"})
+    return table(rows)
+
+
 def check_table(results: dict):
     """Per task: sampled mean ‖g_B‖² over predicted E‖g_B‖², its median over each run's
     measurements (per seed, and mean ± 95% t over seeds), and the range of the single
@@ -303,6 +337,31 @@ def _full_batch_steps(r: dict) -> tuple[np.ndarray, np.ndarray]:
     return it, ~short_batch_steps(r["n_train"], r["batch_size"], len(it))
 
 
+def _band_or_seeds(ax: plt.Axes, steps: np.ndarray, values: np.ndarray, color: str,
+                   label: str) -> None:
+    """The mean over seeds with its 95% t band, or, where that band would reach 0 (off a log
+    axis), the mean with each seed's curve drawn thinly instead.
+
+    Args:
+        ax: the axes (log y).
+        steps: ``(M,)`` iterations of the measurements.
+        values: ``(S, M)`` per-seed values.
+        color: line colour.
+        label: legend label of the mean line.
+    """
+    from hw1.intervals import t_interval
+    from hw1.plotting import BAND_NOTE, band
+
+    low = [m - h for m, h in (t_interval(v) for v in values.T)]
+    if min(low) > 0:
+        band(ax, steps, values, label=f"{label}, mean; {BAND_NOTE}", color=color)
+        return
+    ax.plot(steps, values.mean(0), color=color, lw=1.6, label=f"{label}, mean over seeds")
+    for k, v in enumerate(values):
+        ax.plot(steps, v, color=color, lw=0.6, alpha=0.6,
+                label=f"{label}, single seeds" if k == 0 else None)
+
+
 def loss_and_gradient_figure(results: dict) -> plt.Figure:
     """Per task (column): the full-batch loss (top) and full-batch ‖∇L‖ (bottom) over the
     iterations, mean over seeds with the 95% t interval over seeds as a band; seed 0's
@@ -314,10 +373,8 @@ def loss_and_gradient_figure(results: dict) -> plt.Figure:
     Returns:
         The figure, saved as ``gradient_norm_and_loss``.
     """
-    from hw1.plotting import BAND_NOTE, band
-
     tasks = list(results)
-    fig, axes = plt.subplots(2, len(tasks), figsize=(4.8 * len(tasks), 6.4), sharex="col",
+    fig, axes = plt.subplots(2, len(tasks), figsize=(4.8 * len(tasks), 7.0), sharex="col",
                              squeeze=False, layout="constrained")
     for col, task in enumerate(tasks):
         r = results[task]
@@ -326,17 +383,18 @@ def loss_and_gradient_figure(results: dict) -> plt.Figure:
         top, bottom = axes[0, col], axes[1, col]
         top.plot(it[full_batch], np.asarray(r["runs"][0]["history"]["step_loss"])[full_batch],
                  lw=0.4, color="grey", alpha=0.5, label="mini-batch loss (seed 0)")
-        band(top, steps, _per_seed(r, "full_loss"), label="full-batch loss", color="C0")
+        top.plot(steps, _per_seed(r, "full_loss")[0], "--", color="black", lw=0.9,
+                 label="full-batch loss (seed 0)")
+        _band_or_seeds(top, steps, _per_seed(r, "full_loss"), "C0", "full-batch loss")
         top.set(yscale="log", ylabel=f"{r['loss']} loss",
                 title=f"{_task_name(task)}: {r['n_params']:,} parameters")
-        band(bottom, steps, np.sqrt(_per_seed(r, "full_grad_norm_sq")), label="full-batch ‖∇L‖",
-             color="C3")
+        _band_or_seeds(bottom, steps, np.sqrt(_per_seed(r, "full_grad_norm_sq")), "C3",
+                       "full-batch ‖∇L‖")
         bottom.set(yscale="log", ylabel="‖∇L‖", xlabel="iteration")
         for ax in (top, bottom):
             _plain_log_ticks(ax)
-            ax.legend(loc="upper right")
-    fig.suptitle(f"Full-batch loss and gradient norm, mean over {len(results[tasks[0]]['seeds'])}"
-                 f" seeds; {BAND_NOTE}")
+            ax.legend(loc="upper right", fontsize=9)
+    fig.suptitle(f"Full-batch loss and gradient norm, {len(results[tasks[0]]['seeds'])} seeds")
     save_figure(fig, "gradient_norm_and_loss")
     return fig
 
@@ -352,8 +410,6 @@ def noise_figure(results: dict) -> plt.Figure:
     Returns:
         The figure, saved as ``gradient_norm_noise``.
     """
-    from hw1.plotting import band
-
     tasks = list(results)
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.8 * len(tasks), 4.2), squeeze=False,
                              layout="constrained")
@@ -370,13 +426,14 @@ def noise_figure(results: dict) -> plt.Figure:
                 label=f"sampled √mean‖g_B‖² ({r['check_batches']} batches)")
         ax.plot(steps, np.sqrt(_per_seed(r, "full_grad_norm_sq")).mean(0), color="C3",
                 label="full-batch ‖∇L‖")
-        band(ax, steps, np.sqrt(_per_seed(r, "noise_sq")), color="C2",
-             label="noise √(c·tr Σ/B), band: 95% t interval over seeds")
+        _band_or_seeds(ax, steps, np.sqrt(_per_seed(r, "noise_sq")), "C2", "noise √(c·tr Σ/B)")
         ax.set(yscale="log", xlabel="iteration", ylabel="gradient norm",
                title=f"{_task_name(task)}, batches of B = {r['batch_size']}")
         _plain_log_ticks(ax)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=2)
+    legend = {}  # label -> handle, over both panels (they may draw the noise differently)
+    for ax in axes[0]:
+        legend.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
+    fig.legend(list(legend.values()), list(legend), loc="outside lower center", ncol=2)
     fig.suptitle(f"The mini-batch gradient's norm and its two parts; lines and dots: mean over "
                  f"{len(results[tasks[0]]['seeds'])} seeds")
     save_figure(fig, "gradient_norm_noise")

@@ -255,6 +255,24 @@ def _label(setting: dict) -> str:
     return f"batch {setting['batch_size']}, lr {setting['lr']:g}"
 
 
+def _kind_label(kind: str) -> str:
+    """A plain name for an endpoint kind (``"large_batch_independent"`` → ``"large batch,
+    independent init"``; the independent base endpoint is the control).
+
+    Args:
+        kind: a key of ``results["endpoints"]``.
+
+    Returns:
+        The display name.
+    """
+    if kind == "base_independent":
+        return "control (base, independent init)"
+    if kind == "base":
+        return "base"
+    name = kind.removesuffix("_independent").replace("_", " ")
+    return f"{name}, {'independent' if kind.endswith('_independent') else 'same'} init"
+
+
 def endpoint_table(results: dict):
     """Per endpoint kind: optimizer steps (range over seeds), how many seeds met the
     criterion, the final train and test loss, test accuracy, generalization gap (test −
@@ -265,7 +283,7 @@ def endpoint_table(results: dict):
     for kind, e in results["endpoints"].items():
         r = e["rows"]
         col = {k: [x[k] for x in r] for k in r[0]}
-        rows.append({"endpoint": kind, "setting": _label(e["setting"]),
+        rows.append({"endpoint": _kind_label(kind), "setting": _label(e["setting"]),
                      "seeds": ",".join(map(str, col["seed"])),
                      "steps": f"{min(col['steps'])}–{max(col['steps'])}",
                      "criterion met": f"{sum(bool(v) for v in col['reached'])}/{len(r)}",
@@ -291,19 +309,25 @@ def _barriers(results: dict, pair: str) -> np.ndarray:
 def barrier_differences(results: dict):
     """Barrier of each independent-init pair minus its same-init pair, and of the control
     pair (same settings, independent seed: initialization and batch order) minus each
-    same-init pair, with 95% Welch intervals over seeds."""
-    from hw1.report import table, welch
+    same-init pair, with 95% paired t-intervals over seeds (:func:`paired_difference`):
+    every pair of seed s starts from the same base endpoint θ₀ of seed s."""
+    from hw1.report import diff, table
+
+    def cells(a, b) -> dict[str, str]:
+        d = paired_difference(a, b)
+        return {"difference [95% paired CI]": diff(d["difference"], d["ci95_low"],
+                                                   d["ci95_high"]),
+                "CI excludes 0": "yes" if d["excludes_0"] else "no"}
 
     rows = []
     for factor in ("batch size", "learning rate"):
         same, indep = (_barriers(results, f"{factor}, {k} init") for k in ("same",
                                                                              "independent"))
-        rows.append({"comparison": f"{factor}: independent − same init", **welch(indep, same)})
+        rows.append({"comparison": f"{factor}: independent − same init", **cells(indep, same)})
     control = _barriers(results, "control: same settings, independent init")
     for factor in ("batch size", "learning rate"):
         same = _barriers(results, f"{factor}, same init")
-        rows.append({"comparison": f"control − {factor}, same init",
-                     **welch(control, same)})
+        rows.append({"comparison": f"control − {factor}, same init", **cells(control, same)})
     return table(rows)
 
 
@@ -311,19 +335,19 @@ def pair_table(results: dict):
     """Per pair: the distance ‖θ₁ − θ₀‖₂, the train-loss barrier on the segment (max over the
     grid's α in [0, 1] of L(α) minus the straight line between L(0) and L(1): a lower bound
     set by the grid), the worst test accuracy on [0, 1] (mean of per-seed minima) and the
-    train loss at both ends, mean ± 95% t half-width over seeds."""
+    train loss at α = 1 (at α = 0 every pair starts from the base endpoint, whose train loss
+    :func:`endpoint_table` shows), mean ± 95% t half-width over seeds."""
     from hw1.report import ci, table
 
     alphas = np.asarray(results["alphas"])
     inside = (alphas >= 0) & (alphas <= 1)
-    i0, i1 = int(np.argmin(np.abs(alphas))), int(np.argmin(np.abs(alphas - 1)))
+    i1 = int(np.argmin(np.abs(alphas - 1)))
     rows = []
     for pair, per_seed in results["curves"].items():
         worst_acc = [float(np.min(np.asarray(c["test_acc"])[inside])) for c in per_seed]
         rows.append({"pair": pair, "‖θ₁ − θ₀‖₂": ci([c["distance"] for c in per_seed]),
                      "train-loss barrier": ci(_barriers(results, pair)),
                      "min test accuracy on [0, 1]": ci(worst_acc),
-                     "train loss at α=0": ci([c["train_loss"][i0] for c in per_seed]),
                      "train loss at α=1": ci([c["train_loss"][i1] for c in per_seed])})
     return table(rows)
 
@@ -361,7 +385,7 @@ def line_table(results: dict, t_values: tuple[float, ...] = (0.25, 0.5)):
     |t| = each of ``t_values`` (mean of both sides), mean ± 95% t half-width over seeds."""
     from hw1.report import ci, table
 
-    return table([{"endpoint": kind, "setting": _label(e["setting"]),
+    return table([{"endpoint": _kind_label(kind), "setting": _label(e["setting"]),
                    **{f"ΔL_train at |t|={t:g}": ci(_line_increase(results, kind, t))
                       for t in t_values}}
                   for kind, e in results["endpoints"].items()])
@@ -497,7 +521,8 @@ def filter_normalized_figure(results: dict, t_abs: float = 0.5) -> plt.Figure:
     handles, labels = axes[0].get_legend_handles_labels()
     handles.append(plt.Rectangle((0, 0), 1, 1, color="grey", alpha=0.3))
     labels.append(f"band: 95% t interval over the {n_models} models of a setting "
-                  f"({n_models // 2} seeds × same and independent init)")
+                  f"({n_models // 2} seeds × same- and independent-init endpoints;\n"
+                  f"for {_label(results['endpoints']['base']['setting'])}: base and control)")
     fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
     fig.suptitle(f"{label}: loss along a filter-normalized random direction d around each "
                  f"endpoint\n(Li et al., 2018; mean over {results['line_directions']} "

@@ -194,10 +194,28 @@ def _median_range(values: np.ndarray) -> str:
 
 
 def _cut(cutoff: float) -> str:
-    """A cutoff value as the tables print it (``0.0001``, ``1e-12``)."""
+    """A cutoff value as the tables print it: powers of ten as ``1e-4``, ``1e-12``, others
+    with 3 significant digits (``3.16e-5``)."""
     from hw1.report import num
 
-    return num(float(cutoff))
+    c = float(cutoff)
+    if 0 < c < np.inf:
+        exponent = round(np.log10(c))
+        if np.isclose(c, 10.0 ** exponent, rtol=1e-9):
+            return f"1e{exponent}"
+    return num(c)
+
+
+def _spearman_or_nan(a, b) -> float:
+    """Spearman rank correlation of ``a`` and ``b``, NaN (without a warning) when one is
+    constant."""
+    import warnings
+
+    from scipy.stats import ConstantInputWarning, spearmanr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConstantInputWarning)
+        return float(spearmanr(a, b).statistic)
 
 
 def refinement_table(results: dict):
@@ -220,7 +238,6 @@ def refinement_table(results: dict):
         rows.append({"activation": _name(act), "runs": len(after),
                      "‖∇L‖ ≤ 1e-3 after the float32 search": int((before <= 1e-3).sum()),
                      "‖∇L‖ ≤ 1e-6 after refinement": int((after <= 1e-6).sum()),
-                     "‖∇L‖ ≤ 1e-9 after refinement": int((after <= 1e-9).sum()),
                      "refinement stalled": reasons.count("stalled"),
                      "refinement used all its steps": reasons.count("max_iter"),
                      "median ‖∇L‖, float32 end point": float(np.median(before)),
@@ -246,9 +263,9 @@ def resolution_table(results: dict):
     for act, r in results.items():
         res = sign_stable_cutoff(r)
         rows.append({"activation": _name(act), "runs": len(res),
-                     "sign-stable cutoff: median run": float(np.median(res)),
-                     "90th percentile of runs": float(np.percentile(res, 90, method="higher")),
-                     "largest (worst run)": float(res.max())})
+                     "sign-stable cutoff: median run": _cut(np.median(res)),
+                     "90th percentile of runs": _cut(np.percentile(res, 90, method="higher")),
+                     "largest (worst run)": _cut(res.max())})
     return table(rows)
 
 
@@ -277,6 +294,32 @@ def cutoff_table(results: dict, cutoffs: tuple[float, ...] = (0.0, 1e-14, 1e-12,
                                                        f"{num(x[:, j].max())}")
         rows.append(row)
     return table(rows)
+
+
+def median_ratio_interval(results: dict, cutoff: float, resamples: int = 2000,
+                          seed: int = 0) -> str:
+    """The median minimal ratio over runs at ``cutoff`` per activation, with its 95%
+    percentile-bootstrap interval over runs, as one printable line.
+
+    Args:
+        results: :func:`run`'s output.
+        cutoff: the relative cutoff λ_cut.
+        resamples, seed: the bootstrap's resamples of the runs and its random seed.
+
+    Returns:
+        ``"ReLU 0.0561 [0.0530, 0.0592]; tanh ..."`` (median [95% CI]).
+    """
+    from hw1.report import num
+
+    rng = np.random.default_rng(seed)
+    parts = []
+    for act, r in results.items():
+        ratio = ratio_vs_cutoff(r["refined_eigenvalues"], np.array([cutoff]))[:, 0]
+        idx = rng.integers(0, len(ratio), size=(resamples, len(ratio)))
+        low, high = np.percentile(np.median(ratio[idx], axis=1), [2.5, 97.5])
+        parts.append(f"{_name(act)} {num(float(np.median(ratio)))} [{num(float(low))}, "
+                     f"{num(float(high))}]")
+    return "; ".join(parts)
 
 
 def count_table(results: dict, cutoffs: tuple[float, ...]):
@@ -337,9 +380,12 @@ def zero_table(results: dict, cutoff: float = 1e-12):
                "|λ| ≤ P·eps·max|λ|": _count(np.median((np.abs(eig) <= floor).sum(1)))}
         if r["dead"]:
             dead = np.array([d["dead_parameters"] for d in r["dead"]])
+            alive = np.array([d["alive_units"] for d in r["dead"]])
+            loss = np.array([f["loss"] for f in r["refined"]])
             row.update({"parameters of dead units": _count(np.median(dead)),
                         "Spearman: near zero vs dead": float(spearmanr(zeros, dead).statistic),
-                        "near zero minus dead": _median_range(zeros - dead)})
+                        "near zero minus dead": _median_range(zeros - dead),
+                        "Spearman: alive units vs loss": _spearman_or_nan(alive, loss)})
         rows.append(row)
     return table(rows)
 
@@ -506,6 +552,7 @@ def figure_ratio_vs_cutoff(results: dict) -> plt.Figure:
     floor = P * np.finfo(np.float64).eps
     fig, ax = plt.subplots(figsize=(7.4, 4.4))
     positive = TAUS > 0
+    cfg_first = next(iter(results))
     for act, r in results.items():
         for eig, style, what in ((r["eigenvalues"], "--", "float32 end points"),
                                  (r["refined_eigenvalues"], "-", "refined points")):
@@ -513,13 +560,15 @@ def figure_ratio_vs_cutoff(results: dict) -> plt.Figure:
             med = np.median(ratios, 0)
             ax.plot(TAUS[positive], med[positive], style, color=_color(act),
                     label=f"{_name(act)}, {what}: median")
-            ax.plot([1e-17], [med[0]], "o" if style == "-" else "s", mfc="none",
-                    color=_color(act))
+            if style == "-":  # λ_cut = 0, refined: the two activations side by side
+                x0 = 1e-17 * (0.5 if act == cfg_first else 2.0)
+                ax.plot([x0], [med[0]], "o", color=_color(act),
+                        label=f"{_name(act)}, refined, {lc} = 0: median {med[0]:.3f}")
             if style == "-":
                 ax.fill_between(TAUS[positive], ratios.min(0)[positive],
                                 ratios.max(0)[positive], color=_color(act), alpha=0.2,
                                 linewidth=0)
-    ax.axvspan(1e-17 * 0.5, floor, color="grey", alpha=0.12, lw=0,
+    ax.axvspan(1e-17 * 0.25, floor, color="grey", alpha=0.12, lw=0,
                label=f"below the rounding level P·eps = {floor:.0e}")
     ax.axvline(cut_h, color="black", lw=0.8, label=f"headline cutoff {lc} = {cut_h:g}")
     ax.set(xscale="log", ylim=(0, 0.6),
@@ -644,19 +693,21 @@ def figure_spectrum_histogram(results: dict) -> plt.Figure:
                     part = rel[sel]
                     vals = np.log10(np.abs(part[np.sign(part) == sign]))
                     ax.hist(np.clip(vals, bins[0], bins[-1]), bins=bins, histtype="step",
-                            color=color, ls=style)
+                            color=color, ls=style, lw=1.0 if style == "-" else 1.8)
             ax.axvline(np.log10(cut_h), color="black", lw=0.8)
             ax.axvline(np.log10(floor), color="grey", lw=0.8, ls="--")
-            ax.set(ylabel="eigenvalues (summed over runs)", title=title)
+            ax.set(ylabel="number of eigenvalues (all runs)", title=title)
             ax.set_yscale("symlog", linthresh=1)
         axes[1, col].set_xlabel("log10(|λ| / max|λ|); values below −20 in the first bin")
     handles = [Line2D([], [], color="tab:green", label="λ > 0"),
                Line2D([], [], color="tab:red", label="λ < 0"),
                Line2D([], [], color="dimgrey", label="all runs (top), lower-loss half (bottom)"),
-               Line2D([], [], color="dimgrey", ls=":", label="higher-loss half (bottom)"),
+               Line2D([], [], color="dimgrey", ls=":", lw=1.8, label="higher-loss half (bottom)"),
                Line2D([], [], color="black", lw=0.8, label=f"headline cutoff {lc} = {cut_h:g}"),
                Line2D([], [], color="grey", lw=0.8, ls="--",
                       label=f"rounding level P·eps = {floor:.0e}")]
+    fig.suptitle(f"Hessian spectra at the refined points of the 1-D fits ({P}-parameter MLPs), "
+                 "|λ| relative to the largest")
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.legend(handles=handles, loc="lower center", ncol=3)
     save_figure(fig, "minimal_ratio_spectrum_histogram")

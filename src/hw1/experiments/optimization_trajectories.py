@@ -216,14 +216,13 @@ def plane_table(results: dict):
     rows = [
         ("PC1, % of the variance of all snapshots", lambda v: _pct(v["explained"][0])),
         ("PC2, % of the variance", lambda v: _pct(v["explained"][1])),
-        ("distance between two starts, full space (mean over pairs)",
-         lambda v: v["init_init_full"]),
+        ("distance between two starts (mean over pairs)", lambda v: v["init_init_full"]),
         ("the same, within the PC1–PC2 plane", lambda v: v["init_init_in_plane"]),
         ("share of that distance within the plane",
          lambda v: v["init_init_in_plane"] / v["init_init_full"]),
-        ("run whose move θ_end − θ_0 is best aligned with PC1", lambda v: int(v["best_run"][0])),
+        ("run whose move is best aligned with PC1", lambda v: f"run {v['best_run'][0]}"),
         ("its |cos| with PC1", lambda v: float(v["best_cos"][0])),
-        ("run best aligned with PC2", lambda v: int(v["best_run"][1])),
+        ("run best aligned with PC2", lambda v: f"run {v['best_run'][1]}"),
         ("its |cos| with PC2", lambda v: float(v["best_cos"][1])),
     ]
     return table([{"quantity": name, **{_parts()[p]: f(view[p]) for p in _parts()}}
@@ -275,6 +274,30 @@ def _mean_range(values: np.ndarray) -> str:
     return f"{num(values.mean())} ({num(values.min())}–{num(values.max())})"
 
 
+def _path_shape(results: dict, part: str, components: int = 7) -> dict[str, np.ndarray]:
+    """How straight each run's path is, and how much of its move the joint PCs hold.
+
+    Args:
+        results: what :func:`run` returns.
+        part: ``"whole"`` or ``"first_layer"``.
+        components: how many joint principal components span the subspace.
+
+    Returns:
+        Per run ``(R,)``: ``straightness``, the summed length of the steps between snapshots
+        over the distance from start to end (1: a straight path), and ``move_in_pcs``, the
+        share of ‖θ_end − θ_0‖² inside the span of the first ``components`` joint PCs.
+    """
+    snaps = _part(results, part)
+    R, S, P = snaps.shape
+    steps = np.linalg.norm(np.diff(snaps, axis=1), axis=2).sum(1)
+    moves = snaps[:, -1] - snaps[:, 0]
+    pca = PCA(n_components=min(components, R * S, P), random_state=0).fit(
+        snaps.reshape(R * S, P))
+    inside = np.sum((moves @ pca.components_.T) ** 2, axis=1)
+    travel2 = np.sum(moves**2, axis=1)
+    return {"straightness": steps / np.sqrt(travel2), "move_in_pcs": inside / travel2}
+
+
 def geometry_table(results: dict):
     """:func:`geometry` for the whole model and the first layer, one row per quantity:
     per-run quantities as mean ± 95% t interval over runs, per-pair ones as mean (min–max
@@ -288,9 +311,8 @@ def geometry_table(results: dict):
     """
     from hw1.report import ci, table
 
-    geo = {p: geometry(results, p) for p in _parts()}
+    geo = {p: {**geometry(results, p), **_path_shape(results, p)} for p in _parts()}
     rows = [
-        ("parameters", lambda g: int(g["params"])),
         ("‖θ_0‖, norm at the start", lambda g: ci(g["norm_init"])),
         ("‖θ_end‖, norm at the end", lambda g: ci(g["norm_end"])),
         ("distance start → end of a run", lambda g: ci(g["travel"])),
@@ -304,6 +326,8 @@ def geometry_table(results: dict):
          / g["init_init"].mean()),
         ("|cos| of two runs' moves, mean (range)", lambda g: _mean_range(g["move_cos"])),
         ("|cos| of two random directions, √(2/(πP))", lambda g: g["random_mean_abs_cos"]),
+        ("path length / distance start → end", lambda g: ci(g["straightness"])),
+        ("share of a move's squared length in PCs 1–7", lambda g: ci(g["move_in_pcs"])),
     ]
     return table([{"quantity": name, **{_parts()[p]: f(geo[p]) for p in _parts()}}
                   for name, f in rows])

@@ -174,6 +174,29 @@ def _welch(a, b) -> dict[str, str]:
             "CI excludes 0": "yes" if w["excludes_0"] else "no"}
 
 
+def _epochs_cell(values) -> str:
+    """Epochs over seeds as a table cell: ``mean ± half-width`` (:func:`hw1.report.ci`), or
+    ``"22 (all 3 seeds)"`` when every seed took the same whole number of epochs (a zero-width
+    interval says nothing)."""
+    from hw1.report import ci
+
+    v = np.asarray(values, dtype=float)
+    if len(v) > 1 and np.all(v == v[0]) and float(v[0]).is_integer():
+        return f"{int(v[0])} (all {len(v)} seeds)"
+    return ci(v)
+
+
+def _paired(high: list[dict], low: list[dict], value) -> str:
+    """``value(high run) − value(low run)`` per seed (the runs matched by their seed), as
+    ``"+d [low, high]"``: the mean difference with its 95% paired t-interval."""
+    from hw1.report import diff
+
+    by_seed = {r["seed"]: value(r) for r in low}
+    d = np.array([value(r) - by_seed[r["seed"]] for r in high], dtype=float)
+    mean, half = t_interval(d)
+    return diff(mean, mean - half, mean + half)
+
+
 def summary(results: dict):
     """Per corruption level p: labels actually changed, runs that fit, epochs run (the epochs
     to fit when every run fit; a run that hit the cap counts its cap, a lower bound) and its
@@ -185,9 +208,9 @@ def summary(results: dict):
     control = np.mean([r["epochs"] for r in _control(results)])
     for level, rows in results["levels"].items():
         col = {k: [r[k] for r in rows] for k in rows[0] if k != "history"}
-        out.append({"p": level, "labels changed": ci(col["labels_changed"]),
+        out.append({"p": f"{level:g}", "labels changed": ci(col["labels_changed"]),
                     "runs that fit": f"{sum(bool(v) for v in col['reached'])}/{len(rows)}",
-                    "epochs run": ci(col["epochs"]),
+                    "epochs run": _epochs_cell(col["epochs"]),
                     "÷ control": float(np.mean(col["epochs"])) / control,
                     "train acc (own labels)": ci(col["train_acc"]),
                     "train acc (true labels)": ci(col["train_acc_true_labels"]),
@@ -200,25 +223,25 @@ def epochs_to_reach(results: dict, thresholds: tuple[float, ...] = (0.9, 0.95, 0
     """Per corruption level: epochs until the train accuracy on the model's own labels first
     reaches each threshold (mean ± 95% t half-width over seeds, from the recorded history),
     and that mean as a multiple of the control's."""
-    from hw1.report import ci, table
+    from hw1.report import table
 
     control = _control(results)
     out = []
     for level, rows in results["levels"].items():
-        row = {"p": level}
+        row = {"p": f"{level:g}"}
         for t in thresholds:
             epochs = [_epochs_to(r, t) for r in rows]
             base = np.mean([_epochs_to(r, t) for r in control])
-            row[f"to {t:.0%}"] = ci(epochs)
+            row[f"to {t:.0%}"] = _epochs_cell(epochs)
             row[f"÷ control ({t:.0%})"] = float(np.mean(epochs) / base)
         out.append(row)
     return table(out)
 
 
 def level_differences(results: dict, thresholds: tuple[float, ...] = (0.9, 0.99)):
-    """Epochs to reach each threshold: each corrupted level minus the next lower one (95%
-    Welch interval; it ignores that the levels share seeds, initializations and batch
-    orders)."""
+    """Epochs to reach each threshold: each corrupted level minus the next lower one, with
+    the 95% Welch interval (it ignores that the levels share seeds, initializations and
+    batch orders) and the 95% paired t-interval of the per-seed differences."""
     from hw1.report import table
 
     levels = sorted(results["levels"])
@@ -227,7 +250,10 @@ def level_differences(results: dict, thresholds: tuple[float, ...] = (0.9, 0.99)
         for low, high in zip(levels, levels[1:], strict=False):
             out.append({"threshold": f"{t:.0%}", "levels": f"{high:g} − {low:g}",
                         **_welch([_epochs_to(r, t) for r in results["levels"][high]],
-                                 [_epochs_to(r, t) for r in results["levels"][low]])})
+                                 [_epochs_to(r, t) for r in results["levels"][low]]),
+                        "paired by seed [95% CI]": _paired(
+                            results["levels"][high], results["levels"][low],
+                            partial(_epochs_to, threshold=t))})
     return table(out)
 
 
@@ -241,7 +267,7 @@ def differences_from_control(results: dict):
     for level, runs in results["levels"].items():
         if level == 0:
             continue
-        row = {"p": level}
+        row = {"p": f"{level:g}"}
         for key, f in (("epochs to fit", lambda r: r["epochs"]),
                        ("test error", lambda r: 1 - r["test_acc"])):
             cells = _welch([f(r) for r in runs], [f(r) for r in base])
@@ -273,7 +299,9 @@ def figure_training_curves(results: dict) -> plt.Figure:
 
     levels = results["levels"]
     fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH_IN - 0.6, 4.6))
-    colors = plt.cm.viridis(np.linspace(0, 0.9, len(levels)))
+    palette = ("black", "tab:blue", "tab:green", "tab:orange", "tab:red", "tab:purple",
+               "tab:brown", "tab:pink")
+    colors = [palette[i % len(palette)] for i in range(len(levels))]
     for (level, rows), color in zip(levels.items(), colors, strict=True):
         longest = max(len(r["history"]["epoch"]) for r in rows)
         epochs = np.arange(longest)
@@ -283,11 +311,13 @@ def figure_training_curves(results: dict) -> plt.Figure:
                 runs[i, :len(r["history"][key])] = r["history"][key]
             if key == "train_loss":  # averaged and banded as log10: a loss band stays > 0
                 runs = np.log10(runs)
-            # while every seed trains: mean and 95% t band; after the first stop: the mean
-            # of the seeds still training, without a band (two or one seeds)
+            # while every seed trains: mean and 95% t band; after the first stop: each seed
+            # still training as its own thin line (no mean of two or one seeds)
             k = min(len(r["history"][key]) for r in rows)
             band(ax, epochs[:k], runs[:, :k], color=color, label=f"p = {level:g}")
-            ax.plot(epochs[k - 1:], np.nanmean(runs[:, k - 1:], axis=0), color=color)
+            for run_ in runs:
+                if np.isfinite(run_[k:]).any():
+                    ax.plot(epochs[k - 1:], run_[k - 1:], color=color, lw=0.6, alpha=0.7)
     axes[0].set(xlabel="epoch", ylabel="cross-entropy on own labels (log scale)",
                 title="train loss (mean and band of log10 loss)")
     low, high = axes[0].get_ylim()
@@ -297,17 +327,17 @@ def figure_training_curves(results: dict) -> plt.Figure:
                 ylim=(0, 1.02))
     target = results["target_train_acc"]
     others = [t for t in _thresholds() if t != target]
-    for t in others:
-        axes[1].axhline(t, color="grey", lw=0.8, ls=":")
-    axes[1].plot([], [], color="grey", lw=0.8, ls=":",
-                 label=", ".join(f"{t:.0%}" for t in others) + " thresholds")
-    axes[1].axhline(target, color="grey", lw=0.8, ls="--", label=f"criterion ({target:.0%})")
+    for t, ls in zip(others, (":", "-."), strict=False):
+        axes[1].axhline(t, color="grey", lw=1.0, ls=ls, label=f"{t:.0%} threshold")
+    axes[1].axhline(target, color="grey", lw=1.0, ls="--", label=f"criterion ({target:.0%})")
     handles, labels = axes[1].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(handles), frameon=False)
+    fig.legend(handles, labels, loc="lower center", ncol=(len(handles) + 1) // 2,
+               frameon=False)
     fig.suptitle(_title(results, "train loss and accuracy on each model's own labels") +
-                 "\n(p: share of labels randomized; line: mean of the seeds still training, "
-                 f"each stops at its fit; {BAND_NOTE}, while all still train)")
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+                 "\n(p: share of labels randomized; thick line: mean of the seeds and "
+                 f"{BAND_NOTE}, until the first seed fits;\nthin lines: single seeds still "
+                 "training after that, each stopping at its fit)")
+    fig.tight_layout(rect=(0, 0.11, 1, 1))
     save_figure(fig, "random_labels_training_curves")
     return fig
 

@@ -261,13 +261,14 @@ def _welch(w: dict) -> dict[str, str]:
 def batch_differences(results: dict, keys: tuple[str, ...] = ("test_acc", "gap_acc",
                                                                "test_loss", "gap_loss"),
                       ):
-    """Smallest minus largest batch size, per regime and quantity: the difference of seed
+    """Smallest minus largest batch size (``quantity`` at the smallest minus at the largest),
+    per regime and quantity: the difference of seed
     means with its 95% Welch t-interval, and whether that interval excludes 0."""
     from hw1.report import table
 
     small, large = min(results["batch_sizes"]), max(results["batch_sizes"])
     return table([{"regime": _regime_name(regime),
-                   f"batch {small} − batch {large}": _name(key),
+                   "quantity": _name(key),
                    **_welch(welch_difference(_values(results, regime, small, key),
                                              _values(results, regime, large, key)))}
                   for regime in REGIMES for key in keys])
@@ -414,15 +415,16 @@ def within_batch_tau(results: dict) -> list[dict]:
 
 def within_batch_table(rows: list[dict]):
     """The :func:`within_batch_tau` rows as one row per gap and measure, one column per
-    regime: mean τ over batch sizes [smallest, largest per-batch τ]."""
-    from hw1.report import diff, table
+    regime: mean τ over batch sizes (range: smallest to largest per-batch τ)."""
+    from hw1.report import num, table
 
     out = {}
     for t in rows:
         row = out.setdefault((t["gap"], t["measure"]), {"gap": _name(t["gap"]),
                                                        "measure": _name(t["measure"])})
-        row[f"{_regime_name(t['regime'])}: mean τ [min, max]"] = diff(
-            t["mean tau over batch sizes"], t["min"], t["max"])
+        mean = t["mean tau over batch sizes"]
+        row[f"{_regime_name(t['regime'])}: mean τ (range)"] = (
+            f"{'+' if mean > 0 else ''}{num(mean)} ({num(t['min'])} to {num(t['max'])})")
     return table([out[(gap, m)] for gap in ("gap_acc", "gap_loss") for m in MEASURES
                   if (gap, m) in out])
 
@@ -472,7 +474,8 @@ def _series(ax: plt.Axes, results: dict, key: str, regime: str, color: str, ls: 
     for bs in x:
         vals = _values(results, regime, bs, key)
         capped = _values(results, regime, bs, "reached") == 0
-        ax.plot(np.full(len(vals), bs * offset), vals, ".", color=color, ms=2, alpha=0.4)
+        ax.plot(np.full(len(vals), bs * offset), vals, "o", color=color, ms=3.5, alpha=0.35,
+                mec="none")
         if regime == "criterion" and capped.any():
             ax.plot(np.full(capped.sum(), bs * offset), vals[capped], "kx", ms=5)
 
@@ -510,15 +513,19 @@ def figure_vs_batch_size(results: dict) -> plt.Figure:
         ax.set_title(title, fontsize=9)
     handles = [plt.Line2D([], [], color=colors[g], marker="o", label=f"{_regime_name(g)} regime")
                for g in REGIMES]
+    handles.append(plt.Line2D([], [], color="grey", marker="o", ms=3.5, alpha=0.35, mec="none",
+                              ls="", label="one seed"))
     handles.append(plt.Line2D([], [], color="grey", lw=0.8,
                               label=f"step cap ({num(results['max_steps'])})"))
     if _capped(results):
         handles.append(plt.Line2D([], [], color="k", marker="x", ls="",
                                   label="run that hit the step cap"))
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
+    equal = sorted({r["epochs"] for r in results["rows"] if r["regime"] == "equal_epochs"})
     fig.suptitle(f"{label}: batch-size sweep, {seeds} seeds per point (mean ± 95% t interval "
-                 f"over seeds; dots: seeds)\ncriterion regime: {results['criterion']}",
-                 fontsize=10)
+                 f"over seeds; dots: seeds)\nequal-epoch regime: "
+                 f"{', '.join(map(str, equal))} epochs each; criterion regime: "
+                 f"{results['criterion']}", fontsize=10)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     save_figure(fig, "sensitivity_sharpness_vs_batch_size")
     return fig

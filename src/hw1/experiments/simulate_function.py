@@ -167,7 +167,7 @@ def _grouped(frame, groups: dict[str, list[str]]):
 
 def summary(results: dict):
     """Per function and depth: the finished training MSE over seeds (median, min, max), how the
-    seeds' finishes ended, and the linear pieces (mean ± 95% t-interval over seeds).
+    seeds' finishes ended, and the activation regions (mean ± 95% t-interval over seeds).
 
     Args:
         results: as returned by :func:`run`.
@@ -191,7 +191,7 @@ def summary(results: dict):
                          "final MSE: max": float(final.max()),
                          **{f"finish: {e}": endings.count(e)
                             for e in ("plateau", "stalled", "step cap")},
-                         "linear pieces (mean ± 95% CI)": ci(r["linear_pieces"])})
+                         "activation regions (mean ± 95% CI)": ci(r["linear_pieces"])})
     return _grouped(table(rows), {
         f"final training MSE over {len(r['seeds'])} seeds": [
             "final MSE: median", "final MSE: min", "final MSE: max"],
@@ -224,39 +224,56 @@ def loss_ratio_table(results: dict):
 
 
 def depth_comparison(results: dict):
-    """Per function and pair of depths: the difference of mean log10 finished loss (deeper
-    minus shallower) with a 95% Welch t-interval over seeds
-    (:func:`hw1.intervals.welch_difference`).
+    """Per function and pair of depths: the difference of mean log10 finished loss and of mean
+    activation-region count (deeper minus shallower), each with a 95% Welch t-interval over
+    seeds (:func:`hw1.intervals.welch_difference`).
 
     Args:
         results: as returned by :func:`run`.
 
     Returns:
-        a display DataFrame, one row per (function, pair of depths): ``difference [95% CI]``
-        (negative: the deeper model reached the lower loss) and ``CI excludes 0``.
+        a display DataFrame, one row per (function, pair of depths), with a two-level header:
+        under ``log10 final MSE`` and under ``activation regions``, ``difference [95% CI]``
+        (for the loss, negative: the deeper model reached the lower loss) and
+        ``CI excludes 0``.
     """
     from hw1.report import diff, table
 
     rows = []
     for function, by_depth in results.items():
         logs = {d: np.log10([f["loss"] for f in r["fits"]]) for d, r in by_depth.items()}
+        regions = {d: np.asarray(r["linear_pieces"], dtype=float) for d, r in by_depth.items()}
         for deep in logs:
             for shallow in logs:
                 if shallow >= deep:
                     continue
-                w = welch_difference(logs[deep], logs[shallow])
-                rows.append({"target": target_function(function).formula,
-                             "deeper − shallower": f"{deep} − {shallow} hidden layers",
-                             "difference [95% CI]": diff(w["difference"], w["ci95_low"],
-                                                         w["ci95_high"]),
-                             "CI excludes 0": "yes" if w["excludes_0"] else "no"})
-    return table(rows)
+                row = {"target": target_function(function).formula,
+                       "deeper − shallower": f"{deep} − {shallow} hidden layers"}
+                for top, values in (("log10 final MSE", logs), ("activation regions", regions)):
+                    w = welch_difference(values[deep], values[shallow])
+                    row[f"{top}: difference [95% CI]"] = diff(w["difference"], w["ci95_low"],
+                                                              w["ci95_high"])
+                    row[f"{top}: CI excludes 0"] = "yes" if w["excludes_0"] else "no"
+                rows.append(row)
+    return _grouped(table(rows), {
+        top: [f"{top}: difference [95% CI]", f"{top}: CI excludes 0"]
+        for top in ("log10 final MSE", "activation regions")})
+
+
+def _last_change(trace: list[float], steps: int = 50) -> float:
+    """The loss change over the last ``steps`` kept steps of a finish, in percent of the loss
+    ``steps`` kept steps before the end (NaN for a shorter ``trace``)."""
+    if len(trace) <= steps:
+        return float("nan")
+    return float(100 * (trace[-1] / trace[-1 - steps] - 1))
 
 
 def per_seed_table(results: dict, function: str):
     """One row per (depth, seed) of one function at the depth's best rate: the loss after Adam
     and after the finish, how the Levenberg–Marquardt finish ended (plateau, stalled, step
-    cap), its trial and kept steps, the final gradient norm and the number of linear pieces.
+    cap), its trial and kept steps, the relative change of the loss over its last 50 kept
+    steps (blank for fewer than 51), the final gradient norm and the number of activation
+    regions.
 
     Args:
         results: as returned by :func:`run`.
@@ -274,8 +291,9 @@ def per_seed_table(results: dict, function: str):
                          "MSE after Adam": fit["start_loss"], "final MSE": fit["loss"],
                          "finish ended in": _ending(fit["reason"]),
                          "LM trial steps": fit["iterations"], "LM kept steps": fit["accepted"],
+                         "MSE change, last 50 kept steps (%)": _last_change(fit["loss_trace"]),
                          "gradient norm at end": fit["grad_norm"],
-                         "linear pieces": pieces})
+                         "activation regions": pieces})
     return table(rows)
 
 
@@ -352,13 +370,15 @@ def figure_training_loss(results: dict) -> plt.Figure:
     return fig
 
 
-def figure_predictions(results: dict) -> plt.Figure:
-    """Every seed's prediction after the finish against the ground truth, one panel per
-    (depth, function), each seed's final training MSE in the panel title; saved as
-    ``simulate_function_predictions``.
+def figure_predictions(results: dict, residual: tuple[str, ...] = ("sinc",)) -> plt.Figure:
+    """Every seed's prediction after the finish, one panel per (depth, function), each seed's
+    final training MSE in the panel title; saved as ``simulate_function_predictions``. For the
+    functions in ``residual`` (fits too close to the target to tell apart), the panel shows
+    prediction minus target instead.
 
     Args:
         results: as returned by :func:`run`.
+        residual: the functions drawn as residuals.
 
     Returns:
         the figure.
@@ -374,18 +394,26 @@ def figure_predictions(results: dict) -> plt.Figure:
         for row, depth in enumerate(depths):
             ax, r = axes[row, col], results[fn][depth]
             grid = np.asarray(r["grid"])
-            ax.plot(grid, target.fn(torch.as_tensor(grid)).numpy(), color="black",
-                    lw=2.5, alpha=0.25, label="ground truth")
+            truth = target.fn(torch.as_tensor(grid)).numpy()
+            if fn in residual:
+                ax.axhline(0.0, color="black", lw=2.5, alpha=0.25)
+            else:
+                ax.plot(grid, truth, color="black", lw=2.5, alpha=0.25, label="ground truth")
             for k, seed in enumerate(r["seeds"]):
-                ax.plot(grid, np.asarray(r["predictions"])[k], lw=0.9, color=f"C{k + 3}",
-                        label=f"seed {seed}")
+                pred = np.asarray(r["predictions"])[k]
+                ax.plot(grid, pred - truth if fn in residual else pred, lw=0.9,
+                        color=f"C{k + 3}", label=f"seed {seed}")
             mse = ", ".join(num(f["loss"]) for f in r["fits"])
-            ax.set(ylabel="y", title=f"{target.formula}, {_layers(depth)}\nfinal MSE by seed: "
-                                     f"{mse}")
+            ax.set(ylabel="prediction − target" if fn in residual else "y",
+                   title=f"{target.formula}, {_layers(depth)}\nfinal MSE by seed: {mse}")
             ax.set_xticks(np.linspace(-1, 1, 5))
         axes[-1, col].set_xlabel("x")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.suptitle("Every seed's prediction after the finish, at each depth's best learning rate")
+    plain = [c for c, fn in enumerate(fns) if fn not in residual]
+    handles, labels = axes[0, plain[0] if plain else 0].get_legend_handles_labels()
+    shown = [target_function(fn).formula for fn in fns if fn in residual]
+    note = f"; {', '.join(shown)}: prediction minus target" if shown else ""
+    fig.suptitle("Every seed's prediction after the finish, at each depth's best learning rate"
+                 + note)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), bbox_to_anchor=(0.5, 0))
     save_figure(fig, "simulate_function_predictions")

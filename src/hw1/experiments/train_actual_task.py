@@ -160,13 +160,46 @@ def describe(results: dict, name: str) -> str:
         results: as returned by :func:`run`.
         name: the dataset.
     """
-    from hw1.paths import REPO_ROOT
+    from hw1.report import repo_relative
 
     res = results[name]
     hists = next(_runs(res))[2]["histories"]
-    source = res["source"].replace(f"{REPO_ROOT}/", "")
+    source = repo_relative(res["source"])
     return (f"{_label(results, name)}: {len(hists)} seeds per model, {hists[0]['epoch'][-1]} "
             f"epochs, {res.get('n_test') or 0:,} test images; {source}")
+
+
+def _map_size(name: str, head: str, depth: int) -> str:
+    """The side of the last conv block's map (``"7×7"``), from the builder's pooling plan
+    (:func:`hw1.models._pool_plan`) and the dataset's image side; blank for an unknown side."""
+    from hw1.models import _pool_plan
+
+    side = {"mnist": 28, "cifar10": 32, "digits": 8}.get(name)
+    if side is None:
+        return ""
+    for pool in _pool_plan(side, depth, HEADS[head]):
+        side = side // 2 if pool else side
+    return f"{side}×{side}"
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment of ``p_values`` ``(m,)``: sorted ascending, the i-th
+    smallest becomes ``max over j <= i of min(1, (m - j + 1) p_(j))``; returned in the input
+    order.
+
+    Args:
+        p_values: the uncorrected p-values of one family of tests.
+
+    Returns:
+        the adjusted p-values, ``(m,)``.
+    """
+    p = np.asarray(p_values, dtype=float)
+    m = len(p)
+    order = np.argsort(p)
+    adjusted = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.maximum.accumulate(adjusted)
+    return out
 
 
 def summary(results: dict, name: str):
@@ -196,6 +229,7 @@ def summary(results: dict, name: str):
         rows.append({"head": _head(head), "conv layers": depth, "channels": r["widths"],
                      "params": r["n_params"], "in conv": r.get("conv_params"),
                      "in head": r.get("head_params"),
+                     "map size before head": _map_size(name, head, depth),
                      "train acc": float(np.mean([h["train_acc"][-1] for h in hists])),
                      "test acc (mean ± 95% CI)": ci(test),
                      "one model's sampling ±": float(1.96 * np.sqrt(mean * (1 - mean) / n_test))
@@ -206,8 +240,9 @@ def summary(results: dict, name: str):
 
 def depth_differences(results: dict):
     """Per dataset and head: every deeper minus shallower depth's final test accuracy, with a
-    95% Welch t-interval over seeds (:func:`hw1.intervals.welch_difference`), uncorrected for
-    the number of comparisons.
+    95% Welch t-interval over seeds (:func:`hw1.intervals.welch_difference`), the Welch
+    p-value (``scipy.stats.ttest_ind(equal_var=False)``) and the p-value Holm-adjusted over
+    all the table's comparisons (:func:`holm`).
 
     Args:
         results: as returned by :func:`run`.
@@ -215,9 +250,11 @@ def depth_differences(results: dict):
     Returns:
         a display DataFrame, one row per (dataset, head, pair of depths).
     """
+    from scipy import stats
+
     from hw1.report import diff, table
 
-    rows = []
+    rows, p_values = [], []
     for name, res in results.items():
         for head, runs in res["heads"].items():
             by_depth = {d: np.array([h["test_acc"][-1] for h in r["histories"]])
@@ -227,11 +264,16 @@ def depth_differences(results: dict):
                     if depth >= deep or len(acc) < 2:
                         continue
                     w = welch_difference(by_depth[deep], acc)
+                    p_values.append(float(stats.ttest_ind(by_depth[deep], acc,
+                                                          equal_var=False).pvalue))
                     rows.append({"dataset": _label(results, name), "head": _head(head),
                                  "deeper − shallower": f"{deep} − {depth} conv layers",
                                  "difference [95% CI]": diff(w["difference"], w["ci95_low"],
                                                              w["ci95_high"]),
-                                 "CI excludes 0": "yes" if w["excludes_0"] else "no"})
+                                 "Welch p": p_values[-1]})
+    for row, adjusted in zip(rows, holm(p_values), strict=True):
+        row[f"Holm p (all {len(rows)})"] = float(adjusted)
+        row["Holm p < 0.05"] = bool(adjusted < 0.05)
     return table(rows)
 
 
@@ -309,9 +351,48 @@ def figure_dataset(results: dict, name: str) -> plt.Figure:
     return fig
 
 
+def figure_final_accuracy(results: dict) -> plt.Figure:
+    """Final test accuracy of every model: one panel per dataset (row) and head (column), each
+    on its own zoomed axis; one dot per seed and the mean with its 95% t interval over seeds
+    (:func:`hw1.intervals.t_interval`); saved as ``train_actual_task_final_accuracy``.
+
+    Args:
+        results: as returned by :func:`run`.
+
+    Returns:
+        the figure.
+    """
+    heads = list(dict.fromkeys(h for res in results.values() for h in res["heads"]))
+    fig, axes = plt.subplots(len(results), len(heads), figsize=(10.4, 3.4 * len(results) + 0.8),
+                             squeeze=False)
+    for row, name in enumerate(results):
+        for col, head in enumerate(heads):
+            ax = axes[row, col]
+            runs = results[name]["heads"].get(head, {})
+            for x, (depth, r) in enumerate(runs.items()):
+                acc = np.array([h["test_acc"][-1] for h in r["histories"]])
+                mean, half = t_interval(acc)
+                ax.plot(np.full(len(acc), x) + np.linspace(-0.08, 0.08, len(acc)), acc, "o",
+                        color=f"C{depth}", alpha=0.6,
+                        label="one seed" if x == 0 else None)
+                ax.errorbar(x + 0.25, mean, yerr=half, fmt="s", color="black", capsize=4,
+                            label="mean ± 95% t interval" if x == 0 else None)
+            ax.set_xticks(range(len(runs)), [f"{d} conv layer{'s' * (d > 1)}" for d in runs])
+            ax.set_xlim(-0.5, len(runs) - 0.3)
+            ax.set(ylabel="final test accuracy",
+                   title=f"{_label(results, name)}, {_head(head)} head")
+    axes[0, 0].legend(loc="lower right")
+    seeds = len(next(_runs(next(iter(results.values()))))[2]["histories"])
+    fig.suptitle(f"Final test accuracy per model ({seeds} seeds; each panel has its own "
+                 "y-axis range)")
+    fig.tight_layout()
+    save_figure(fig, "train_actual_task_final_accuracy")
+    return fig
+
+
 def make_figures(results: dict) -> list[plt.Figure]:
-    """Every figure of the notebook, one per dataset (:func:`figure_dataset`), for
-    ``python -m hw1.figures``.
+    """Every figure of the notebook, one per dataset (:func:`figure_dataset`) and the final
+    accuracies (:func:`figure_final_accuracy`), for ``python -m hw1.figures``.
 
     Args:
         results: as returned by :func:`run`.
@@ -319,4 +400,5 @@ def make_figures(results: dict) -> list[plt.Figure]:
     Returns:
         the figures, in the order of ``results``.
     """
-    return [figure_dataset(results, name) for name in results]
+    return [*(figure_dataset(results, name) for name in results),
+            figure_final_accuracy(results)]
