@@ -405,6 +405,37 @@ def _parameter_axis(ax: plt.Axes) -> None:
     ax.set_xlabel("number of parameters (log scale)")
 
 
+def _width_axis(ax: plt.Axes, results: dict, min_gap: float = 0.12) -> None:
+    """Mark the top of a parameters axis with the hidden widths ``w``: a tick at every width,
+    labelled where the label has room (at least ``min_gap`` decades from another label),
+    the widths the peaks and landmarks name taking precedence.
+
+    Args:
+        ax: axes whose x axis counts parameters (log scale).
+        results: from :func:`run`.
+        min_gap: the smallest distance between two labelled ticks, in decades of parameters.
+    """
+    from matplotlib.ticker import NullLocator
+
+    widths = results["widths"]
+    params = {e["width"]: e["n_params"] for e in widths}
+    named = [r[k] for key in ("test_error", "test_loss") for r in peak(results, key)
+             for k in ("peak width", "minus width")]
+    named += [e["width"] for e in (first_width(results, "noisy_labels_fitted", 1.0),
+                                   first_interpolating(results)) if e is not None]
+    labelled: list[int] = []
+    for w in [*named, *(e["width"] for e in widths)]:
+        if w not in labelled and all(abs(np.log10(params[w] / params[v])) >= min_gap
+                                     for v in labelled):
+            labelled.append(w)
+    top = ax.secondary_xaxis("top")
+    top.set_xticks([e["n_params"] for e in widths],
+                   labels=[str(e["width"]) if e["width"] in labelled else ""
+                           for e in widths])
+    top.xaxis.set_minor_locator(NullLocator())
+    top.set_xlabel("hidden width w", fontsize=9)
+
+
 def _mark_threshold(ax: plt.Axes, results: dict) -> None:
     """n·K as a grey dotted vertical line, named at the top of the panel."""
     ax.axvline(results["threshold"], color="grey", ls=":", lw=1.2,
@@ -424,10 +455,10 @@ def _title(results: dict, what: str) -> str:
 
 
 def figure_by_width(results: dict) -> plt.Figure:
-    """Error and cross-entropy against parameters (log x) after the whole budget: train (on
-    the noisy labels) solid, train error on the changed labels only, test (true labels)
-    dashed; n·K, the first width fitting every changed label and the first width with zero
-    train error each marked. Saved as ``double_descent``.
+    """Error and cross-entropy against parameters (log x; hidden widths on the top axis) after
+    the whole budget: train (on the noisy labels) solid, train error on the changed labels
+    only, test (true labels) dashed; n·K, the first width fitting every changed label and the
+    first width with zero train error each marked. Saved as ``double_descent``.
 
     Args:
         results: from :func:`run`.
@@ -450,6 +481,7 @@ def figure_by_width(results: dict) -> plt.Figure:
                   label="train, changed labels only (left panel)")
         _mark_threshold(ax, results)
         _parameter_axis(ax)
+        _width_axis(ax, results)
         ax.set(ylabel=ylabel, title=f"{ylabel} after {results['epochs']} epochs")
     for e, marker, color, text in (
             (first_width(results, "noisy_labels_fitted", 1.0), "D", "C2",
@@ -478,7 +510,8 @@ def shown_epochs(results: dict) -> list[int]:
 
 
 def figure_over_training(results: dict) -> plt.Figure:
-    """Test error and train error (noisy labels) against parameters (log x) at the first,
+    """Test error and train error (noisy labels) against parameters (log x; hidden widths on
+    the top axis) at the first,
     middle and last recorded epochs (:func:`shown_epochs`), n·K marked. Saved as
     ``double_descent_over_training``.
 
@@ -500,6 +533,7 @@ def figure_over_training(results: dict) -> plt.Figure:
                   marker=fmt[0], ls=fmt[1:], ms=3.5, label=f"epoch {ep}")
         _mark_threshold(ax, results)
         _parameter_axis(ax)
+        _width_axis(ax, results)
         ax.set(ylabel=ylabel, title=f"{ylabel} during training")
         ax.set_ylim(-0.02, 1.0)  # an error lies in [0, 1]; a wider interval is cut there
     handles = [plt.Line2D([], [], color=color, lw=2.5, label=f"epoch {ep}")

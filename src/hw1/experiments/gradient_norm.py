@@ -338,7 +338,7 @@ def _full_batch_steps(r: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _band_or_seeds(ax: plt.Axes, steps: np.ndarray, values: np.ndarray, color: str,
-                   label: str) -> None:
+                   label: str) -> bool:
     """The mean over seeds with its 95% t band, or, where that band would reach 0 (off a log
     axis), the mean with each seed's curve drawn thinly instead.
 
@@ -348,6 +348,9 @@ def _band_or_seeds(ax: plt.Axes, steps: np.ndarray, values: np.ndarray, color: s
         values: ``(S, M)`` per-seed values.
         color: line colour.
         label: legend label of the mean line.
+
+    Returns:
+        True if the band was drawn, False if the single seeds were.
     """
     from hw1.intervals import t_interval
     from hw1.plotting import BAND_NOTE, band
@@ -355,11 +358,12 @@ def _band_or_seeds(ax: plt.Axes, steps: np.ndarray, values: np.ndarray, color: s
     low = [m - h for m, h in (t_interval(v) for v in values.T)]
     if min(low) > 0:
         band(ax, steps, values, label=f"{label}, mean; {BAND_NOTE}", color=color)
-        return
+        return True
     ax.plot(steps, values.mean(0), color=color, lw=1.6, label=f"{label}, mean over seeds")
     for k, v in enumerate(values):
         ax.plot(steps, v, color=color, lw=0.6, alpha=0.6,
                 label=f"{label}, single seeds" if k == 0 else None)
+    return False
 
 
 def loss_and_gradient_figure(results: dict) -> plt.Figure:
@@ -393,7 +397,10 @@ def loss_and_gradient_figure(results: dict) -> plt.Figure:
         bottom.set(yscale="log", ylabel="‖∇L‖", xlabel="iteration")
         for ax in (top, bottom):
             _plain_log_ticks(ax)
-            ax.legend(loc="upper right", fontsize=9)
+            handles, labels = ax.get_legend_handles_labels()
+            # the band note on its own line keeps the legend narrow, clear of the early drop
+            labels = [lab.replace("; band:", ";\nband:") for lab in labels]
+            ax.legend(handles, labels, loc="upper right", fontsize=9)
     fig.suptitle(f"Full-batch loss and gradient norm, {len(results[tasks[0]]['seeds'])} seeds")
     save_figure(fig, "gradient_norm_and_loss")
     return fig
@@ -410,9 +417,13 @@ def noise_figure(results: dict) -> plt.Figure:
     Returns:
         The figure, saved as ``gradient_norm_noise``.
     """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     tasks = list(results)
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.8 * len(tasks), 4.2), squeeze=False,
                              layout="constrained")
+    banded, seeded = [], []  # tasks whose noise is drawn with a band / as single seeds
     for ax, task in zip(axes[0], tasks, strict=True):
         r = results[task]
         steps = np.asarray(r["runs"][0]["measured"]["measure_step"])
@@ -426,13 +437,23 @@ def noise_figure(results: dict) -> plt.Figure:
                 label=f"sampled √mean‖g_B‖² ({r['check_batches']} batches)")
         ax.plot(steps, np.sqrt(_per_seed(r, "full_grad_norm_sq")).mean(0), color="C3",
                 label="full-batch ‖∇L‖")
-        _band_or_seeds(ax, steps, np.sqrt(_per_seed(r, "noise_sq")), "C2", "noise √(c·tr Σ/B)")
+        drew_band = _band_or_seeds(ax, steps, np.sqrt(_per_seed(r, "noise_sq")), "C2",
+                                   "noise √(c·tr Σ/B)")
+        (banded if drew_band else seeded).append(_task_name(task))
         ax.set(yscale="log", xlabel="iteration", ylabel="gradient norm",
                title=f"{_task_name(task)}, batches of B = {r['batch_size']}")
         _plain_log_ticks(ax)
-    legend = {}  # label -> handle, over both panels (they may draw the noise differently)
+    legend = {}  # label -> handle, over both panels, the noise entries written once below
     for ax in axes[0]:
-        legend.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
+        legend.update((lab, h) for h, lab in zip(*ax.get_legend_handles_labels(), strict=True)
+                      if not lab.startswith("noise"))
+    legend["noise √(c·tr Σ/B), mean"] = Line2D([], [], color="C2", lw=1.6)
+    if banded:
+        legend[f"band: 95% t interval ({', '.join(banded)})"] = Patch(color="C2", alpha=0.2,
+                                                                     linewidth=0)
+    if seeded:
+        legend[f"single seeds ({', '.join(seeded)})"] = Line2D([], [], color="C2", lw=0.6,
+                                                               alpha=0.6)
     fig.legend(list(legend.values()), list(legend), loc="outside lower center", ncol=2)
     fig.suptitle(f"The mini-batch gradient's norm and its two parts; lines and dots: mean over "
                  f"{len(results[tasks[0]]['seeds'])} seeds")

@@ -432,6 +432,42 @@ def _pair_title(results: dict, pair: str) -> str:
     return f"{pair}\n{_label(a)} → {_label(b)}"
 
 
+def _curve_band(ax: plt.Axes, x: np.ndarray, runs: np.ndarray, metric: str,
+                color: str, ls: str) -> np.ndarray:
+    """Draw one split's curve over seeds with its band.
+
+    A loss is drawn on log10 loss: the line is the geometric mean over seeds (the mean of
+    log10 loss) and the band the 95% t interval of log10 loss over seeds, mapped back to the
+    loss, so the band stays positive on the log axis (a loss of exactly 0 is left out). An
+    accuracy is drawn as the mean and its 95% t interval over seeds, clipped to [0, 1].
+
+    Args:
+        ax: axes to draw on.
+        x: ``(T,)`` the α grid.
+        runs: ``(R, T)`` one row per seed.
+        metric: ``"loss"`` or ``"acc"``.
+        color, ls: line colour and style.
+
+    Returns:
+        ``(T,)`` the top of what is drawn (the band's upper end), to tell where a capped axis
+        clips it.
+    """
+    from hw1.plotting import t_band
+
+    runs = np.asarray(runs, dtype=float)
+    if metric == "loss":
+        # a zero loss has no place on a log axis: it is left out, like a missing value
+        positive = np.where(runs > 0, runs, np.nan)
+        mean, low, high = (10.0 ** v for v in t_band(np.log10(positive)))
+    else:
+        mean, low, high = t_band(runs)
+        low, high = np.clip(low, 0, 1), np.clip(high, 0, 1)
+    ax.plot(x, mean, color=color, ls=ls)
+    if len(runs) > 1:
+        ax.fill_between(x, low, high, color=color, alpha=0.2, linewidth=0)
+    return high
+
+
 def _curves_figure(results: dict, metric: str, name: str) -> plt.Figure:
     """One interpolation metric (``"loss"`` or ``"acc"``) along θ(α) for the five pairs, in a
     2 × 3 grid with one shared y-axis; the sixth panel holds the legend."""
@@ -444,19 +480,25 @@ def _curves_figure(results: dict, metric: str, name: str) -> plt.Figure:
     alphas = np.asarray(results["alphas"])
     label = dataset_label(results["source"], results["dataset"])
     seeds = len(results["endpoints"]["base"]["rows"])
+    cap = 1e2  # the loss axis stops here, so the barrier range (0.01 to 1) fills the panels
     fig, axes = plt.subplots(2, 3, figsize=(MAX_WIDTH_IN, 6.8), sharex=True, sharey=True)
+    clipped = []
     for pair, per_seed in results["curves"].items():
         row, col = grid[pair]
         ax = axes[row, col]
-        for split, color, ls in (("train", "C0", "-"), ("test", "C3", "--")):
-            band(ax, alphas, np.array([c[f"{split}_{metric}"] for c in per_seed]),
-                 color=color, ls=ls)
+        top = np.fmax.reduce([
+            _curve_band(ax, alphas, np.array([c[f"{split}_{metric}"] for c in per_seed]),
+                        metric, color, ls)
+            for split, color, ls in (("train", "C0", "-"), ("test", "C3", "--"))])
+        if metric == "loss" and np.any(top > cap):
+            clipped.append((pair.split(",")[0], float(alphas[top > cap].max())))
         for x in (0, 1):
             ax.axvline(x, color="grey", lw=0.8, ls=":")
         ax.set_title(_pair_title(results, pair), fontsize=9)
     if metric == "loss":
         axes[0, 0].set_yscale("log")
-    else:  # a t interval may pass 0 or 1; the axis keeps to the possible accuracies
+        axes[0, 0].set_ylim(top=cap)
+    else:  # the bands are clipped to the possible accuracies
         axes[0, 0].set_ylim(0, 1.02)
     for ax in axes[:, 0]:
         ax.set_ylabel("cross-entropy (log scale)" if metric == "loss" else "accuracy")
@@ -464,15 +506,25 @@ def _curves_figure(results: dict, metric: str, name: str) -> plt.Figure:
         ax.set_xlabel("α")
     key = axes[0, 2]
     key.axis("off")
-    handles = [plt.Line2D([], [], color="C0", ls="-", label="train (mean over seeds)"),
-               plt.Line2D([], [], color="C3", ls="--", label="test (mean over seeds)"),
-               plt.Rectangle((0, 0), 1, 1, color="grey", alpha=0.3,
-                             label=f"band: 95% t interval over {seeds} seeds"),
+    if metric == "loss":
+        mean_label = "geometric mean over seeds"
+        band_label = f"band: 95% t interval of log10 loss\nover {seeds} seeds"
+    else:
+        mean_label = "mean over seeds"
+        band_label = f"band: 95% t interval over {seeds} seeds,\nclipped to [0, 1]"
+    handles = [plt.Line2D([], [], color="C0", ls="-", label=f"train ({mean_label})"),
+               plt.Line2D([], [], color="C3", ls="--", label=f"test ({mean_label})"),
+               plt.Rectangle((0, 0), 1, 1, color="grey", alpha=0.3, label=band_label),
                plt.Line2D([], [], color="grey", ls=":", label="endpoints α = 0 and α = 1")]
     key.legend(handles=handles, loc="center", fontsize=9)
     if metric == "loss":
-        key.text(0.5, 0.12, "all panels share one y-axis;\nwhere an interval reaches below 0,\n"
-                 "its band runs to the bottom of the axis", transform=key.transAxes,
+        note = "all panels share one y-axis"
+        if clipped:
+            names = " and ".join(sorted({what for what, _ in clipped}))
+            last = max(a for _, a in clipped)
+            note += (f";\ncapped at 10²: in the {names} panels\nthe bands or curves "
+                     f"run above it for α ≤ {last:.2g}".replace("-", "−"))
+        key.text(0.5, 0.1, note, transform=key.transAxes,
                  ha="center", va="center", fontsize=9, color="0.3")
     what = "Loss" if metric == "loss" else "Accuracy"
     fig.suptitle(f"{label}: {what.lower()} along θ(α) = (1−α)·θ₀ + α·θ₁; every endpoint "

@@ -359,7 +359,7 @@ def figure(results: dict, name: str) -> plt.Figure:
     res = results[name]
     rows = res["rows"]
     params = np.array([r["n_params"] for r in rows])
-    fig, axes = plt.subplots(2, 2, figsize=(MAX_WIDTH_IN - 0.6, 8.2))
+    fig, axes = plt.subplots(2, 2, figsize=(MAX_WIDTH_IN - 0.6, 8.6))
     (ax_loss, ax_acc), (ax_zoom, ax_gap) = axes
     for ax, key, ylabel in ((ax_loss, "loss", "cross-entropy (log)"),
                             (ax_acc, "acc", "accuracy")):
@@ -392,7 +392,9 @@ def figure(results: dict, name: str) -> plt.Figure:
                         if i == 0 else None)
     ax_zoom.set(xscale="log", xlabel="number of parameters (log)",
                 ylabel="test accuracy (zoomed)", title="test accuracy, widths ≥ 16")
-    ax_zoom.legend(loc="lower right")
+    # below the axes, clear of the grey bands and the seeds' dots
+    ax_zoom.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=9,
+                   frameon=False)
 
     mean, half = np.array([t_interval(np.subtract(r["test_loss"], r["train_loss"]))
                            for r in rows]).T

@@ -284,10 +284,11 @@ def _title(results: dict, what: str) -> str:
 
 
 def figure_training_curves(results: dict) -> plt.Figure:
-    """Train loss and train accuracy (on each model's own labels) per epoch for every
-    corruption level, with the accuracy thresholds of :func:`epochs_to_reach`: the mean of
-    the seeds still training, and the 95% t band over seeds up to the first seed's stop
-    (the loss averaged and banded as log10 loss, drawn on a log scale).
+    """Train loss and train error (1 − accuracy, on each model's own labels) per epoch for
+    every corruption level, both on a log scale, with the accuracy thresholds of
+    :func:`epochs_to_reach` as error lines: the mean of the seeds still training, and the 95%
+    t band over seeds up to the first seed's stop (both averaged and banded as log10 values;
+    an error of 0 is drawn at 10⁻⁴).
 
     Args:
         results: the output of :func:`run`.
@@ -297,6 +298,7 @@ def figure_training_curves(results: dict) -> plt.Figure:
     """
     from hw1.plotting import BAND_NOTE, MAX_WIDTH_IN
 
+    floor = 1e-4  # an error of exactly 0 would leave the log axis
     levels = results["levels"]
     fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH_IN - 0.6, 4.6))
     palette = ("black", "tab:blue", "tab:green", "tab:orange", "tab:red", "tab:purple",
@@ -309,35 +311,37 @@ def figure_training_curves(results: dict) -> plt.Figure:
             runs = np.full((len(rows), longest), np.nan)
             for i, r in enumerate(rows):
                 runs[i, :len(r["history"][key])] = r["history"][key]
-            if key == "train_loss":  # averaged and banded as log10: a loss band stays > 0
-                runs = np.log10(runs)
+            if key == "train_acc":
+                runs = np.maximum(1.0 - runs, floor)
+            runs = np.log10(runs)  # averaged and banded as log10: a band stays > 0
             # while every seed trains: mean and 95% t band; after the first stop: each seed
-            # still training as its own thin line (no mean of two or one seeds)
+            # still training as its own thin, light line (no mean of two or one seeds)
             k = min(len(r["history"][key]) for r in rows)
             band(ax, epochs[:k], runs[:, :k], color=color, label=f"p = {level:g}")
             for run_ in runs:
                 if np.isfinite(run_[k:]).any():
-                    ax.plot(epochs[k - 1:], run_[k - 1:], color=color, lw=0.6, alpha=0.7)
+                    ax.plot(epochs[k - 1:], run_[k - 1:], color=color, lw=0.6, alpha=0.35)
     axes[0].set(xlabel="epoch", ylabel="cross-entropy on own labels (log scale)",
                 title="train loss (mean and band of log10 loss)")
-    low, high = axes[0].get_ylim()
-    ticks = np.arange(np.ceil(low), np.floor(high) + 1)
-    axes[0].set_yticks(ticks, labels=[f"{10 ** t:g}" for t in ticks])
-    axes[1].set(xlabel="epoch", ylabel="accuracy on own labels", title="train accuracy",
-                ylim=(0, 1.02))
     target = results["target_train_acc"]
     others = [t for t in _thresholds() if t != target]
     for t, ls in zip(others, (":", "-."), strict=False):
-        axes[1].axhline(t, color="grey", lw=1.0, ls=ls, label=f"{t:.0%} threshold")
-    axes[1].axhline(target, color="grey", lw=1.0, ls="--", label=f"criterion ({target:.0%})")
+        axes[1].axhline(np.log10(1 - t), color="grey", lw=1.0, ls=ls,
+                        label=f"{t:.0%} accuracy (error {1 - t:.2g})")
+    axes[1].axhline(np.log10(1 - target), color="grey", lw=1.0, ls="--",
+                    label=f"criterion: {target:.0%} accuracy (error {1 - target:.2g})")
+    axes[1].set(xlabel="epoch", ylabel="error on own labels, 1 − accuracy (log scale)",
+                title="train error (mean and band of log10 error)")
+    for ax in axes:
+        low, high = ax.get_ylim()
+        ticks = np.arange(np.ceil(low), np.floor(high) + 1)
+        ax.set_yticks(ticks, labels=[f"{10 ** t:g}" for t in ticks])
     handles, labels = axes[1].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=(len(handles) + 1) // 2,
-               frameon=False)
-    fig.suptitle(_title(results, "train loss and accuracy on each model's own labels") +
-                 "\n(p: share of labels randomized; thick line: mean of the seeds and "
-                 f"{BAND_NOTE}, until the first seed fits;\nthin lines: single seeds still "
-                 "training after that, each stopping at its fit)")
-    fig.tight_layout(rect=(0, 0.11, 1, 1))
+               frameon=False, title="p: share of labels randomized")
+    fig.suptitle(_title(results, "training curves") + f"\nthick line: mean and {BAND_NOTE}, "
+                 "until the first seed fits; thin lines: single seeds after that")
+    fig.tight_layout(rect=(0, 0.15, 1, 1))
     save_figure(fig, "random_labels_training_curves")
     return fig
 

@@ -456,6 +456,30 @@ def _plain_log_ticks(ax: plt.Axes, axis: str = "x") -> None:
     (ax.set_xlim if axis == "x" else ax.set_ylim)(low, high)
 
 
+def _sparse_log_ticks(ax: plt.Axes, most: int = 4) -> None:
+    """Label a log x axis with at most ``most`` ticks in ``%g`` form: the powers of ten in
+    view when there are at least two, else 1-2-5 steps, else finer steps (when the data span
+    less than a decade), thinned to ``most``.
+
+    Args:
+        ax: axes with a log x axis whose limits are set.
+        most: the largest number of labelled ticks.
+    """
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+
+    low, high = ax.get_xlim()
+    decades = range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
+    for mantissas in ((1,), (1, 2, 5), (1, 1.5, 2, 3, 4, 5, 6, 8)):
+        ticks = [t for k in decades for m in mantissas if low <= (t := m * 10.0 ** k) <= high]
+        if len(ticks) >= 2 + (len(mantissas) > 1):
+            break
+    step = -(-len(ticks) // most)  # ceiling division
+    ax.xaxis.set_major_locator(FixedLocator(ticks[::step]))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlim(low, high)
+
+
 def _log_batch_axis(ax: plt.Axes, x: np.ndarray) -> None:
     ax.set_xscale("log")
     ax.set_xticks(x, [str(v) for v in x])
@@ -581,17 +605,17 @@ def figure_flatness_vs_gap(results: dict, taus: list[dict] | None = None) -> plt
     for ax, key in zip(axes.flat, MEASURES, strict=True):
         for r in results["rows"]:
             ax.plot(r[key], r["gap_acc"], markers[r["batch"]], color=colors[r["regime"]],
-                    ms=4, alpha=0.7, mfc="none" if r["reached"] is False else None)
+                    ms=6, alpha=0.7, mfc="none" if r["reached"] is False else None)
         ax.set(xscale="log", ylabel="accuracy gap (train − test)", xlabel=MEASURES[key])
-        _plain_log_ticks(ax, "x")
+        _sparse_log_ticks(ax)
         ax.set_title("\n".join(f"τ, {name}: {_tau_cell(taus[(key, 'gap_acc', group)])}"
                                for group, name in groups), fontsize=9, loc="left")
-    handles = [plt.Line2D([], [], color=colors[g], marker="o", ls="",
+    handles = [plt.Line2D([], [], color=colors[g], marker="o", ls="", ms=6,
                           label=f"{_regime_name(g)} regime") for g in REGIMES]
-    handles += [plt.Line2D([], [], color="grey", marker=markers[bs], ls="", label=f"batch {bs}")
-                for bs in x]
+    handles += [plt.Line2D([], [], color="grey", marker=markers[bs], ls="", ms=6,
+                           label=f"batch {bs}") for bs in x]
     if _capped(results):
-        handles.append(plt.Line2D([], [], color="grey", marker="o", mfc="none", ls="",
+        handles.append(plt.Line2D([], [], color="grey", marker="o", mfc="none", ls="", ms=6,
                                   label="hollow: hit the step cap"))
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
     fig.suptitle(f"{label}: each measure against the accuracy gap, all {len(results['rows'])} "

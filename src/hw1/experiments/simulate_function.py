@@ -402,12 +402,17 @@ def figure_predictions(results: dict, residual: tuple[str, ...] = ("sinc",)) -> 
             for k, seed in enumerate(r["seeds"]):
                 pred = np.asarray(r["predictions"])[k]
                 ax.plot(grid, pred - truth if fn in residual else pred, lw=0.9,
-                        color=f"C{k + 3}", label=f"seed {seed}")
+                        color=f"C{k}", label=f"seed {seed}")
             mse = ", ".join(num(f["loss"]) for f in r["fits"])
             ax.set(ylabel="prediction − target" if fn in residual else "y",
                    title=f"{target.formula}, {_layers(depth)}\nfinal MSE by seed: {mse}")
             ax.set_xticks(np.linspace(-1, 1, 5))
         axes[-1, col].set_xlabel("x")
+        if fn in residual:
+            # one symmetric y-range for the whole column, so depths compare by eye
+            top = max(max(abs(v) for v in axes[row, col].get_ylim()) for row in range(len(depths)))
+            for row in range(len(depths)):
+                axes[row, col].set_ylim(-top, top)
     plain = [c for c, fn in enumerate(fns) if fn not in residual]
     handles, labels = axes[0, plain[0] if plain else 0].get_legend_handles_labels()
     shown = [target_function(fn).formula for fn in fns if fn in residual]
