@@ -51,3 +51,14 @@ def test_long_table_writes_every_row_and_shows_the_first(tmp_path, capsys):
     assert long_table(rows, "thirty_rows", keep=[0, 29]).iloc[1].tolist() == ["29", "4.14"]
     with pytest.raises(ValueError, match="snake_case"):
         long_table(rows, "bad name.csv")
+
+
+def test_paired_cells_are_the_paired_t_interval_of_the_differences():
+    from hw1.report import paired
+
+    a, b = [1.0, 2.0, 4.0], [0.5, 1.0, 2.0]  # differences 0.5, 1, 2: mean 7/6
+    d = np.array([0.5, 1.0, 2.0])
+    half = stats.t.ppf(0.975, 2) * d.std(ddof=1) / math.sqrt(3)
+    cells = paired(a, b)
+    assert cells["difference [95% CI]"] == diff(7 / 6, 7 / 6 - half, 7 / 6 + half)
+    assert cells["CI excludes 0"] == ("yes" if 7 / 6 - half > 0 else "no")

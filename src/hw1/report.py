@@ -80,6 +80,38 @@ def welch(a: Sequence[float], b: Sequence[float], digits: int = DIGITS) -> dict[
             "CI excludes 0": "yes" if w["excludes_0"] else "no"}
 
 
+def paired(a: Sequence[float], b: Sequence[float], digits: int = DIGITS) -> dict[str, str]:
+    """``mean(a − b)`` over pairs ``(a[i], b[i])`` (the same seeds in the same order) with its
+    95% paired t-interval (``scipy.stats.ttest_rel``) as table cells, like :func:`welch`:
+    ``{"difference [95% CI]": "+0.0402 [0.0171, 0.0634]", "CI excludes 0": "yes"}``."""
+    from scipy import stats
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    low, high = stats.ttest_rel(a, b).confidence_interval(0.95)
+    return {"difference [95% CI]": diff(float((a - b).mean()), float(low), float(high), digits),
+            "CI excludes 0": "yes" if low > 0 or high < 0 else "no"}
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment of ``p_values`` ``(m,)``: sorted ascending, the i-th
+    smallest becomes ``max over j <= i of min(1, (m - j + 1) p_(j))``; returned in the input
+    order.
+
+    Args:
+        p_values: the uncorrected p-values of one family of tests.
+
+    Returns:
+        the adjusted p-values, ``(m,)``.
+    """
+    p = np.asarray(p_values, dtype=float)
+    m = len(p)
+    order = np.argsort(p)
+    adjusted = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.maximum.accumulate(adjusted)
+    return out
+
+
 def _cell(value: object) -> object:
     if isinstance(value, float | np.floating | int | np.integer | bool | np.bool_):
         return num(value)

@@ -179,14 +179,11 @@ def _paired_cells(a, b, what: str) -> dict[str, str]:
         ``{"<what> [95% paired CI]": "+0.0402 [0.0171, 0.0634]", "<what>: CI excludes 0":
         "yes"}``.
     """
-    from scipy import stats
+    from hw1.report import paired
 
-    from hw1.report import diff
-
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    low, high = stats.ttest_rel(a, b).confidence_interval(0.95)
-    return {f"{what} [95% paired CI]": diff(float((a - b).mean()), float(low), float(high)),
-            f"{what}: CI excludes 0": "yes" if low > 0 or high < 0 else "no"}
+    cells = paired(a, b)
+    return {f"{what} [95% paired CI]": cells["difference [95% CI]"],
+            f"{what}: CI excludes 0": cells["CI excludes 0"]}
 
 
 def _label(results: dict, name: str) -> str:

@@ -189,12 +189,11 @@ def _epochs_cell(values) -> str:
 def _paired(high: list[dict], low: list[dict], value) -> str:
     """``value(high run) − value(low run)`` per seed (the runs matched by their seed), as
     ``"+d [low, high]"``: the mean difference with its 95% paired t-interval."""
-    from hw1.report import diff
+    from hw1.report import paired
 
     by_seed = {r["seed"]: value(r) for r in low}
-    d = np.array([value(r) - by_seed[r["seed"]] for r in high], dtype=float)
-    mean, half = t_interval(d)
-    return diff(mean, mean - half, mean + half)
+    return paired([value(r) for r in high],
+                  [by_seed[r["seed"]] for r in high])["difference [95% CI]"]
 
 
 def summary(results: dict):

@@ -182,26 +182,6 @@ def _map_size(name: str, head: str, depth: int) -> str:
     return f"{side}×{side}"
 
 
-def holm(p_values) -> np.ndarray:
-    """Holm's step-down adjustment of ``p_values`` ``(m,)``: sorted ascending, the i-th
-    smallest becomes ``max over j <= i of min(1, (m - j + 1) p_(j))``; returned in the input
-    order.
-
-    Args:
-        p_values: the uncorrected p-values of one family of tests.
-
-    Returns:
-        the adjusted p-values, ``(m,)``.
-    """
-    p = np.asarray(p_values, dtype=float)
-    m = len(p)
-    order = np.argsort(p)
-    adjusted = np.minimum(1.0, (m - np.arange(m)) * p[order])
-    out = np.empty(m)
-    out[order] = np.maximum.accumulate(adjusted)
-    return out
-
-
 def summary(results: dict, name: str):
     """One dataset, per head and depth: the conv/head parameter split, the final train
     accuracy (mean over seeds), the final test accuracy as mean ± 95% t-interval over seeds,
@@ -242,7 +222,7 @@ def depth_differences(results: dict):
     """Per dataset and head: every deeper minus shallower depth's final test accuracy, with a
     95% Welch t-interval over seeds (:func:`hw1.intervals.welch_difference`), the Welch
     p-value (``scipy.stats.ttest_ind(equal_var=False)``) and the p-value Holm-adjusted over
-    all the table's comparisons (:func:`holm`).
+    all the table's comparisons (:func:`hw1.report.holm`).
 
     Args:
         results: as returned by :func:`run`.
@@ -271,6 +251,8 @@ def depth_differences(results: dict):
                                  "difference [95% CI]": diff(w["difference"], w["ci95_low"],
                                                              w["ci95_high"]),
                                  "Welch p": p_values[-1]})
+    from hw1.report import holm
+
     for row, adjusted in zip(rows, holm(p_values), strict=True):
         row[f"Holm p (all {len(rows)})"] = float(adjusted)
         row["Holm p < 0.05"] = bool(adjusted < 0.05)
