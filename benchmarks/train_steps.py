@@ -16,7 +16,7 @@ The floor of a row is what the step cannot avoid on this machine:
 
 - GEMM: 6·B·P FLOPs per model (forward, and the two backward products; P parameters, batch
   B; for a CNN, 6·B·MACs with the forward multiply-accumulates per sample) at the fp32 GEMM
-  rate measured in this run (the best of a few 2048² products);
+  rate measured in this run (the best of a few n² products, n = 1024, 2048, 3072);
 - optimizer: the bytes Adam must move per step (read parameters, gradients and both moments,
   write back three: 7 · 4 · R · P bytes; SGD with momentum: 5 · 4 · R · P), at the copy
   bandwidth measured in this run (one copy moving as many bytes, read plus written).
@@ -32,6 +32,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import statistics
 import sys
 import time
@@ -116,19 +117,20 @@ ROWS = [
 ]
 
 
-def gemm_rate(size: int = 2048, tries: int = 5) -> float:
-    """fp32 GEMM FLOP/s: the best of ``tries`` products of two ``size``² matrices."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    torch.mm(a, b)
-    best = math.inf
-    for _ in range(tries):
-        start = time.perf_counter()
+def gemm_rate(sizes: tuple[int, ...] = (1024, 2048, 3072), tries: int = 5) -> float:
+    """fp32 GEMM FLOP/s: the best over ``tries`` products of two n² matrices, n in ``sizes``."""
+    rate = 0.0
+    for size in sizes:
+        a, b = torch.randn(size, size), torch.randn(size, size)
         torch.mm(a, b)
-        best = min(best, time.perf_counter() - start)
-    return 2 * size ** 3 / best
+        for _ in range(tries):
+            start = time.perf_counter()
+            torch.mm(a, b)
+            rate = max(rate, 2 * size ** 3 / (time.perf_counter() - start))
+    return rate
 
 
-def copy_seconds(n_bytes: int, tries: int = 7) -> float:
+def copy_seconds(n_bytes: int, tries: int = 15) -> float:
     """Seconds to move ``n_bytes`` (read plus written) by one ``copy_`` of half that each way:
     the best of ``tries``."""
     n = max(1, n_bytes // 8)  # float32 elements per side
@@ -140,6 +142,24 @@ def copy_seconds(n_bytes: int, tries: int = 7) -> float:
         dst.copy_(src)
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def cpu_seconds() -> float:
+    """CPU-seconds all processes have run on this machine (Linux ``/proc/stat``; else 0)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU-seconds this process has used (0 where ``/proc/stat`` is missing, to match)."""
+    if not Path("/proc/stat").exists():
+        return 0.0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def forward_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
@@ -239,8 +259,8 @@ def measure(row: Row, repeats: int, block_seconds: float, mlp_path: str, adam: s
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help=f"subset of {', '.join(r.name for r in ROWS)}")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--block-seconds", type=float, default=0.3,
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--block-seconds", type=float, default=0.1,
                         help="length of one timed block of today's steps")
     parser.add_argument("--mlp-path", choices=("bmm", "vmap"), default="bmm",
                         help="ours for MLPs: batched products (default) or vmap (a candidate)")
@@ -249,9 +269,10 @@ def main() -> int:
     parser.add_argument("--out", default=str(HERE / "train_steps.json"))
     args = parser.parse_args()
     rows = [r for r in ROWS if not args.names or r.name in args.names]
+    wall_start, others_start = time.time(), cpu_seconds() - own_cpu_seconds()
     rate = gemm_rate()
     header = (f"CPU: {cpu_model()}; torch {torch.__version__}, {torch.get_num_threads()} "
-              f"threads; fp32 GEMM {rate / 1e9:.0f} GFLOP/s (2048^2); median of "
+              f"threads; fp32 GEMM {rate / 1e9:.0f} GFLOP/s (best n^2 product); median of "
               f"{args.repeats} alternating blocks; ours: MLPs by {args.mlp_path}, Adam "
               f"{args.adam}")
     print(header)
@@ -277,8 +298,13 @@ def main() -> int:
         print(fmt.format(row.what[:64], f"{m['ours_ms']:.3f}", f"{m['today_ms']:.3f}",
                          f"{m['ratio']:.1f}x", f"{floor_ms:.3f}", f"{m['share']:.0%}", target,
                          "-" if met is None else ("yes" if met else "NO")), flush=True)
+    others = cpu_seconds() - own_cpu_seconds() - others_start
+    wall = time.time() - wall_start
+    load = (f"other processes used {others:.1f} CPU-seconds during this {wall:.0f} s run on "
+            f"{os.cpu_count()} cores")
+    print(load)
     Path(args.out).write_text(json.dumps({"machine": header, "gemm_flops_per_s": rate,
-                                          "rows": out}, indent=1))
+                                          "load": load, "rows": out}, indent=1))
     print(f"wrote {args.out}")
     return 0
 

@@ -73,6 +73,7 @@ class _StackedMLP:
         self.layers = layers
         self.activations = activations
         self.in_features = layers[0][2]
+        self._minus_cache: dict[tuple, torch.Tensor] = {}
 
     @classmethod
     def of(cls, base: nn.Module, offsets: dict[str, int]) -> _StackedMLP | None:
@@ -100,6 +101,15 @@ class _StackedMLP:
             else:
                 return None
         return cls(flatten, layers, acts)
+
+    def _minus(self, shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
+        """A cached tensor of ``shape`` filled with ``-1 / shape[1]`` (``-1/B``)."""
+        key = (tuple(shape), like.dtype, like.device)
+        cached = self._minus_cache.get(key)
+        if cached is None:
+            cached = torch.full(shape, -1.0 / shape[1], dtype=like.dtype, device=like.device)
+            self._minus_cache[key] = cached
+        return cached
 
     def views(self, flat: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Per layer ``(W, b)``: views ``(R, out, in)`` and ``(R, out)`` of ``flat`` ``(R, P)``."""
@@ -151,7 +161,7 @@ class _StackedMLP:
             target = y.unsqueeze(2)  # (R, B, 1)
             torch.mean(ls.gather(2, target).squeeze(2), 1, out=out)
             dz = ls.exp_().mul_(1.0 / batch)  # d(mean loss)/dz = (softmax - onehot) / B
-            dz.scatter_add_(2, target, torch.full_like(target, -1.0 / batch, dtype=z.dtype))
+            dz.scatter_add_(2, target, self._minus(target.shape, z))
         else:
             diff = z - y
             torch.mean(diff.square(), (1, 2), out=out)
@@ -335,6 +345,11 @@ class StackedOptimizer:
         if self.impl == "fused":
             self._step.fill_(self.steps)
             p, g, m, v = self.params, grad, self.exp_avg, self.exp_avg_sq
+            if rows is None and all(lr == lrs[0] for lr in lrs):  # one call, whole buffers
+                torch._fused_adam_([p], [g], [m], [v], [], [self._step], lr=lrs[0],
+                                   beta1=beta1, beta2=beta2, weight_decay=0.0, eps=self.eps,
+                                   amsgrad=False, maximize=False)
+                return
             for lr, runs in self._runs(lrs, rows).items():
                 torch._fused_adam_([p[s] for s in runs], [g[s] for s in runs],
                                    [m[s] for s in runs], [v[s] for s in runs], [],
