@@ -3,7 +3,8 @@
 #   make run PROFILE=smoke   the same in seconds, on the bundled digits, into .smoke/
 #   make test                ruff, unit tests, and the notebooks under nbval (smoke profile)
 #   make figures             re-render every figure from the run store, without training
-#   make bench               the benchmark suite and smoke notebook times (not in make test)
+#   make bench               the benchmark suite, the training-step benchmark and smoke notebook
+#                            times (not in make test)
 #   make bench-notebooks-full  every notebook's full-profile time (tens of minutes)
 #   make kernel              register this venv as the Jupyter kernel "Python (hw1)"
 # THREADS fixes torch's thread count for run, figures and the timings (bit-identical results
@@ -52,6 +53,7 @@ figures: venv
 
 bench: venv
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/train_steps.py
 	$(BIN)/python benchmarks/notebook_times.py smoke
 
 bench-notebooks-full: venv

@@ -7,10 +7,10 @@ import functools
 
 import torch
 from torch import nn
-from torch.func import functional_call
+from torch.func import functional_call, stack_module_state, vmap
 
 from hw1.paths import data_dir
-from hw1.training import train
+from hw1.training import cosine_factor, train
 
 
 @functools.cache
@@ -113,3 +113,72 @@ def hessian_autograd_functional(model, loss_fn, X, y) -> torch.Tensor:
     """``torch.autograd.functional.hessian`` over the flattened parameters."""
     f, theta = _flat_loss(model, loss_fn, X, y)
     return torch.autograd.functional.hessian(f, theta)
+
+
+class FrozenEnsembleStep:
+    """``hw1.ensemble.train_ensemble``'s inner step as of commit 03b56c0, frozen for the
+    training-step benchmark (``benchmarks/train_steps.py``).
+
+    What each step pays for: ``vmap(functional_call)`` forward and autograd backward over R
+    stacked parameter tensors; ``torch.optim`` Adam or SGD in its for-loop (single-tensor)
+    implementation, the CPU default; per-model or scheduled learning rates applied by cloning
+    every parameter and ``addcmul``-ing each model's scaled update back; and a finiteness check
+    of the R losses that synchronizes every step. Models never freeze here (the benchmark runs
+    without a criterion).
+
+    Args:
+        models: R models of one architecture.
+        x_train: inputs ``(N, ...)``; y_train: labels ``(N,)`` or targets ``(N, K)``.
+        lr: one learning rate or R of them.
+        optimizer, loss, schedule: as for ``train_ensemble``.
+        total_steps: the cosine schedule's length.
+    """
+
+    def __init__(self, models, x_train, y_train, *, lr, optimizer="adam",
+                 loss="cross_entropy", schedule="constant", total_steps=1):
+        params, _ = stack_module_state(list(models))
+        self.params = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+        self.base = copy.deepcopy(models[0]).to("meta")
+        self.size = len(models)
+        self.x, self.y, self.lr = x_train, y_train, lr
+        per_model = not isinstance(lr, (int, float))
+        base = torch.as_tensor(list(lr) if per_model else [lr] * self.size, dtype=torch.float64)
+        if schedule == "constant" and not per_model:
+            self.rates = None
+        elif schedule == "constant":
+            self.rates = lambda step: base
+        else:
+            self.rates = lambda step: base * cosine_factor(step, total_steps)
+        loss_fn = nn.functional.cross_entropy if loss == "cross_entropy" else nn.functional.mse_loss
+        opt_lr = lr if self.rates is None else 1.0
+        plist = list(self.params.values())
+        self.opt = (torch.optim.Adam(plist, lr=opt_lr, foreach=False) if optimizer == "adam"
+                    else torch.optim.SGD(plist, lr=opt_lr, momentum=0.9, foreach=False))
+        self.per_model_loss = vmap(
+            lambda p, xb, yb: loss_fn(functional_call(self.base, p, (xb,)), yb))
+        self.steps = 0
+
+    @torch.no_grad()
+    def _scaled_step(self, rates):
+        before = {k: p.detach().clone() for k, p in self.params.items()}
+        self.opt.step()
+        for k, p in self.params.items():
+            scale = rates.to(p.dtype).reshape(-1, *([1] * (p.dim() - 1)))
+            p.copy_(torch.addcmul(before[k], scale, p - before[k]))
+
+    def step(self, idx, epoch, step):
+        """One step of every model; model r on samples ``idx[r]`` (``idx`` ``(R, B)``)."""
+        self.opt.zero_grad(set_to_none=True)
+        losses = self.per_model_loss(self.params, self.x[idx], self.y[idx])  # (R,)
+        finite = torch.isfinite(losses)
+        if not finite.all():
+            bad = torch.nonzero(~finite).flatten().tolist()
+            raise FloatingPointError(
+                f"training diverged: loss of model(s) {bad} is not finite at epoch {epoch}, "
+                f"step {step} (lr={self.lr}); lower the learning rate or check the data.")
+        losses.sum().backward()
+        if self.rates is None:
+            self.opt.step()
+        else:
+            self._scaled_step(self.rates(self.steps))
+        self.steps += 1

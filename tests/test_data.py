@@ -45,7 +45,7 @@ def test_missing_mnist_without_network_says_where_and_mentions_smoke(tmp_path, m
         load_dataset("mnist")
     msg = str(err.value)
     assert str(tmp_path / "MNIST" / "raw") in msg
-    assert "../shared/datasets/install data" in msg and "HW1_PROFILE=smoke" in msg
+    assert "MNIST/raw/" in msg and "../shared" not in msg and "HW1_PROFILE=smoke" in msg
 
 
 def _write_idx(path, magic_type, dims, payload: bytes):

@@ -31,9 +31,10 @@ DATASETS = ("mnist", "cifar10", "digits")
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
 OFFLINE_HINT = (
-    "On a machine without network, run `../shared/datasets/install data` in the repo root "
-    "(or put the files there yourself); `HW1_PROFILE=smoke` runs every notebook on "
-    "scikit-learn's bundled digits and needs no files."
+    "On a machine without network, copy the files there yourself: MNIST's four `*-ubyte` "
+    "files into `MNIST/raw/`, CIFAR-10 as torchvision's `cifar-10-batches-py/` or as an "
+    "image folder `cifar10/{train,test}/<class>/` (see data/README.md); "
+    "`HW1_PROFILE=smoke` runs every notebook on scikit-learn's bundled digits and needs no files."
 )
 
 
@@ -188,8 +189,7 @@ def _load_mnist() -> Dataset:
         except Exception as err:
             raise DataCorruptError(
                 f"MNIST files in {raw} are truncated or corrupt ({_brief(err)}); "
-                "delete them and reinstall (`../shared/datasets/install data`) or let "
-                "torchvision download them again.") from None
+                "delete them and copy them again or let torchvision download them again.") from None
         splits.append((ds.data, ds.targets))
     (xtr, ytr), (xte, yte) = splits
     expected = {"train": (60000, 28, 28), "test": (10000, 28, 28)}
@@ -238,7 +238,7 @@ def _list_image_folder(split_dir: Path) -> list[tuple[Path, int]]:
     if tuple(classes) != CIFAR10_CLASSES:
         raise DataCorruptError(
             f"{split_dir} should hold one folder per CIFAR-10 class {CIFAR10_CLASSES}, "
-            f"found {classes}; reinstall it with `../shared/datasets/install data`.")
+            f"found {classes}; copy the folder again (see data/README.md).")
     return [(split_dir / c / f, i) for i, c in enumerate(classes)
             for f in sorted(os.listdir(split_dir / c))]
 
@@ -270,8 +270,7 @@ def _cifar10_from_image_folder(folder: Path) -> tuple[np.ndarray, ...]:
             except Exception as err:
                 raise DataCorruptError(
                     f"cannot read {path} ({type(err).__name__}: {err}); the CIFAR-10 image "
-                    "folder is truncated or corrupt: reinstall it with "
-                    "`../shared/datasets/install data`.") from None
+                    "folder is truncated or corrupt: copy it again (see data/README.md).") from None
             y[i] = label
         out += [x, y]
     tmp = cache.with_suffix(".tmp.npz")
