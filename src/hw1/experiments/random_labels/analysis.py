@@ -67,13 +67,14 @@ def _holm_column(rows: list[dict], key: str = "p", name: str = "Holm p") -> list
     table (one family; a NaN p, from seeds without spread, is left out and shown as n/a)."""
     from hw1.report import holm, num
 
-    p = np.array([r.pop(key) for r in rows], dtype=float)
+    p = np.array([r[key] for r in rows], dtype=float)
     adjusted = np.full(len(p), np.nan)
     ok = np.isfinite(p)
     if ok.any():
         adjusted[ok] = holm(p[ok])
-    for r, a in zip(rows, adjusted, strict=True):
-        r[name] = "n/a" if np.isnan(a) else num(a)
+    for i, (r, a) in enumerate(zip(rows, adjusted, strict=True)):
+        r[key] = "n/a" if np.isnan(a) else num(a)
+        rows[i] = {(name if k == key else k): v for k, v in r.items()}  # in place of p
     return rows
 
 
