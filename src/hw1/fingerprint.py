@@ -32,6 +32,12 @@ NOT_COMPUTE = frozenset({"hw1", "hw1.plotting", "hw1.figures", "hw1.report", "hw
                          "hw1.executors"})
 """Modules that never change a result: they draw, print, store or locate."""
 
+TABLE_ONLY = {"hw1.intervals": frozenset({"holm", "wilson", "mcnemar",
+                                         "bootstrap_accuracy_difference"})}
+"""Functions of a compute module that only tables call (tests over stored per-image results):
+they and the private helpers only they call are left out of the module's digest. Any other
+function of the module counts, so a new one counts until it is listed here."""
+
 ENTRY_ROOTS = ("run",)
 """In the entry (experiment) module, what the kept code is reachable from (with the
 module-level statements: config classes, constants, registrations)."""
@@ -118,6 +124,11 @@ def _module_tree(name: str, src_root: Path, prune: bool) -> tuple[ast.Module, bo
     _strip_docstrings(tree)
     if prune:
         tree = _reachable(tree, ENTRY_ROOTS)
+    elif name in TABLE_ONLY:
+        roots = tuple(n.name for n in tree.body
+                      if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                      and not n.name.startswith("_") and n.name not in TABLE_ONLY[name])
+        tree = _reachable(tree, roots)
     return tree, path.name == "__init__.py"
 
 
