@@ -193,3 +193,24 @@ def test_table_only_functions_of_intervals_leave_fingerprints_alone(real_tree, o
     assert old in path.read_text()
     path.write_text(path.read_text().replace(old, new, 1))
     assert (code_fingerprint(entry, real_tree) != before) == changes
+
+
+def test_a_table_only_function_on_the_compute_path_is_refused(tmp_path):
+    """If run-reachable code called a function whose digest is left out, the fingerprint
+    would miss changes to it: compute_path refuses instead."""
+    from hw1 import fingerprint as fp
+
+    src = tmp_path / "src"
+    shutil.copytree(fp.SRC_ROOT / "hw1", src / "hw1")
+    module = src / "hw1" / "experiments" / "simulate_function.py"
+    text = module.read_text()
+    module.write_text(text.replace("def run(", "def _uses_wilson():\n    from hw1.intervals "
+                                   "import wilson\n    return wilson(1, 2)\n\n\ndef run(", 1))
+    # reachable only once run calls it
+    text = module.read_text()
+    head, sep, body = text.partition("def run(")
+    signature_end = body.index(":\n") + 2
+    module.write_text(head + sep + body[:signature_end] + "    _uses_wilson()\n"
+                      + body[signature_end:])
+    with pytest.raises(RuntimeError, match="table-only"):
+        fp.compute_path("hw1.experiments.simulate_function", src)
