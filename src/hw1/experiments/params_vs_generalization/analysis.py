@@ -95,7 +95,8 @@ def _image_cells(a: dict, b: dict, what: str = "over images") -> dict[str, str |
 def _holm(rows: list[dict]) -> list[dict]:
     """Replace every raw p-value column ``"<what>: p"`` by ``"<what>: Holm p"``, adjusted
     over the rows of the table (one family per column, i.e. per quantity and test)."""
-    from hw1.report import holm, num
+    from hw1.intervals import holm
+    from hw1.report import num
 
     keys = sorted({k for r in rows for k in r if k.endswith(": p")})
     for key in keys:

@@ -65,7 +65,8 @@ def _welch(a, b) -> dict[str, str | float]:
 def _holm_column(rows: list[dict], key: str = "p", name: str = "Holm p") -> list[dict]:
     """Replace each row's raw p-value ``key`` by its Holm-adjusted value over the rows of the
     table (one family; a NaN p, from seeds without spread, is left out and shown as n/a)."""
-    from hw1.report import holm, num
+    from hw1.intervals import holm
+    from hw1.report import num
 
     p = np.array([r[key] for r in rows], dtype=float)
     adjusted = np.full(len(p), np.nan)
