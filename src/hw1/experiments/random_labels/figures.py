@@ -110,8 +110,8 @@ def figure_corruption_sweep(results: dict) -> plt.Figure:
     series = [(t, "acc_changed", f"{t:.0%} of changed labels", fmt, color)
               for t, fmt, color in zip(CHANGED_THRESHOLDS, ("o-", "s-"), ("C0", "C2"),
                                        strict=True)]
-    series += [(0.9, "train_acc", "90% of all own labels", "^--", "C1"),
-               (target, "train_acc", f"{target:.0%} of all own labels (the fit)", "v--", "C3")]
+    series += [(0.9, "train_acc", "90% of all own labels", "^--", "C1")] * (target != 0.9)
+    series += [(target, "train_acc", f"{target:.0%} of all own labels (the fit)", "v--", "C3")]
     offsets = np.linspace(-0.024, 0.024, len(series))
     for (t, key, label, fmt, color), dx in zip(series, offsets, strict=True):
         keep = [lv for lv in levels if key != "acc_changed" or lv > 0]
