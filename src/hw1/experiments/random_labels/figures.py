@@ -105,7 +105,7 @@ def figure_corruption_sweep(results: dict) -> plt.Figure:
 
     levels = results["levels"]
     x = np.array(list(levels))
-    fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH_IN - 0.6, 4.8))
+    fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH_IN - 0.6, 5.2))
     target = results["target_train_acc"]
     series = [(t, "acc_changed", f"{t:.0%} of changed labels", fmt, color)
               for t, fmt, color in zip(CHANGED_THRESHOLDS, ("o-", "s-"), ("C0", "C2"),
@@ -125,7 +125,8 @@ def figure_corruption_sweep(results: dict) -> plt.Figure:
     axes[0].set(xlabel="p (share of training labels randomized)", xlim=(-0.05, 1.05),
                 ylabel="epochs until first reached",
                 title="epochs until this share is fitted")
-    axes[0].legend(loc="lower right", fontsize=9)
+    axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=9,
+                   frameon=False)  # below the axes, clear of the points
     errs = [[1 - r["test_acc"] for r in rows] for rows in levels.values()]
     mean, half = np.array([t_interval(v) for v in errs]).T
     axes[1].errorbar(x, mean, yerr=half, fmt="o-", color="k", ms=4, capsize=3)
