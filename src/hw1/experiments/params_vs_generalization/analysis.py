@@ -87,16 +87,30 @@ def _image_cells(a: dict, b: dict, what: str = "over images") -> dict[str, str |
     from hw1.intervals import bootstrap_accuracy_difference
     from hw1.report import diff
 
-    d = bootstrap_accuracy_difference(a["test_correct"], b["test_correct"])
+    d = bootstrap_accuracy_difference(a["test_correct"], b["test_correct"], n_boot=N_BOOT)
     return {f"{what} [95% CI]": diff(d["difference"], d["ci95_low"], d["ci95_high"]),
             f"{what}: p": float(d["p"])}
+
+
+N_BOOT = 2000
+"""Bootstrap replicates over test images; a p-value of 0 (no replicate on the other side of
+0) is printed as below the resolution, ``< 2 / N_BOOT``."""
+
+
+def _p_cell(p: float) -> str:
+    """A p-value as a table cell: ``n/a`` for NaN, ``< 0.001`` for an exact 0 (a bootstrap
+    with no replicate across 0, resolution ``2 / N_BOOT``), else 3 significant digits."""
+    from hw1.report import num
+
+    if np.isnan(p):
+        return "n/a"
+    return f"< {num(2 / N_BOOT)}" if p == 0 else num(p)
 
 
 def _holm(rows: list[dict]) -> list[dict]:
     """Replace every raw p-value column ``"<what>: p"`` by ``"<what>: Holm p"``, adjusted
     over the rows of the table (one family per column, i.e. per quantity and test)."""
     from hw1.intervals import holm
-    from hw1.report import num
 
     keys = sorted({k for r in rows for k in r if k.endswith(": p")})
     for key in keys:
@@ -107,7 +121,7 @@ def _holm(rows: list[dict]) -> list[dict]:
         if ok.any():
             adjusted[ok] = holm(p[ok])
         for r, a in zip(have, adjusted, strict=True):
-            r[key] = "n/a" if np.isnan(a) else num(a)
+            r[key] = _p_cell(a)
     renamed = [{(k[:-1] + "Holm p" if k in keys else k): v for k, v in r.items()} for r in rows]
     return renamed
 
@@ -176,7 +190,7 @@ def primary_comparisons(results: dict):
     Returns:
         A DataFrame (:func:`hw1.report.table`), one row per dataset and budget.
     """
-    from hw1.report import num, table
+    from hw1.report import table
 
     out = []
     for name, res in results.items():
@@ -200,7 +214,7 @@ def primary_comparisons(results: dict):
                         **_welch_cells(a["test_loss"], b["test_loss"], "test loss")})
     for r in out:  # single declared comparisons: raw p-values
         for k in [k for k in r if k.endswith(": p")]:
-            r[k] = num(r[k])
+            r[k] = _p_cell(r[k])
     return table(out)
 
 
