@@ -251,3 +251,25 @@ def test_params_tables_show_one_row_per_width_pair_with_welch_cells():
     assert cons["test acc: Holm p"].iloc[1] == num(max(p[1], 2 * p[0]))
     low = params_vs_generalization.differences_from_lowest_test_loss(res)
     assert list(low["widths"]) == ["8 − 4"] and list(low["dataset"]) == ["MNIST"]
+
+
+def test_params_comparisons_are_paired_over_test_images_and_primary_per_budget():
+    g = np.random.default_rng(0)
+
+    def row(width, acc, train_acc):
+        correct = g.random((3, 400)) < acc  # (seeds, images)
+        return {"width": width, "n_params": 10 * width, "train_acc": [train_acc] * 3,
+                "train_loss": [0.1] * 3, "test_loss": [1.0 + acc + 0.01 * s for s in range(3)],
+                "test_acc": correct.mean(1).tolist(), "test_correct": correct}
+    rows = [row(2, 0.5, 0.5), row(4, 0.7, 0.995), row(8, 0.9, 1.0)]
+    res = {"mnist": {"source": "MNIST", "rows": rows, "check_rows": rows, "fit_acc": 0.99,
+                     "epochs": 20, "check_epochs": 40, "n_train": 100, "num_classes": 10}}
+    assert params_vs_generalization.n_times_k(res["mnist"]) == 1000
+    primary = params_vs_generalization.primary_comparisons(res)
+    assert list(primary["widths"]) == ["8 − 4", "8 − 4"]  # widest − first fitting, per budget
+    exact = rows[2]["test_correct"].mean() - rows[1]["test_correct"].mean()
+    assert primary["over images [95% CI]"].iloc[0].startswith(f"+{num(exact)} [")
+    assert primary["over images: p"].iloc[0] == "< 0.001"  # no replicate crosses 0
+    assert pvg_analysis._p_cell(float("nan")) == "n/a"
+    cons = params_vs_generalization.consecutive_differences(res, "mnist", "check")
+    assert list(cons["over images: Holm p"]) == ["< 0.001", "< 0.001"]

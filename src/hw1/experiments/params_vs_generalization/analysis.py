@@ -104,7 +104,7 @@ def _p_cell(p: float) -> str:
 
     if np.isnan(p):
         return "n/a"
-    return f"< {num(2 / N_BOOT)}" if p == 0 else num(p)
+    return f"< {2 / N_BOOT:g}" if p == 0 else num(p)
 
 
 def _holm(rows: list[dict]) -> list[dict]:
