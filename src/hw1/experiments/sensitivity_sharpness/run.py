@@ -8,16 +8,17 @@ from dataclasses import dataclass
 from functools import partial
 from typing import ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
 from hw1.config import ExperimentConfig
-from hw1.data import DATASETS, load_subset, subset
+from hw1.data import DATASETS, load_dataset, load_subset, subset
 from hw1.ensemble import train_ensemble
 from hw1.metrics import hessian_trace, sensitivities, sharpness_details, top_hessian_eigenvalue
 from hw1.models import count_params, image_mlp
 from hw1.store import RunStore
-from hw1.training import Criterion, evaluate
+from hw1.training import Criterion
 
 REGIMES = ("equal_epochs", "criterion", "criterion_scaled_lr")
 REGIME_LABELS = {"equal_epochs": "equal epochs", "criterion": "same train-loss criterion",
@@ -138,14 +139,15 @@ def _measure(cfg: Config, model: nn.Module, data) -> dict:
     return out
 
 
-def _correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[bool]:
-    """Per test image ``(N,)``: whether the model classifies it correctly."""
+def _correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """Per image ``(N,)`` bool: whether the model classifies it correctly."""
     with torch.inference_mode():
-        return (model.eval()(x).argmax(-1) == y).tolist()
+        return (model.eval()(x).argmax(-1) == y).numpy()
 
 
-def _unit(cfg: Config, spec: dict, seeds: list[int]) -> tuple[dict, str]:
+def _unit(cfg: Config, spec: dict, seeds: list[int]) -> tuple[dict, str, dict]:
     data = load_subset(cfg.dataset, cfg.n_train, cfg.n_test)
+    full = load_dataset(cfg.dataset)  # the whole test split, for paired tests over images
     models = []
     for seed in seeds:
         torch.manual_seed(seed)
@@ -155,17 +157,16 @@ def _unit(cfg: Config, spec: dict, seeds: list[int]) -> tuple[dict, str]:
     hists, ens = train_ensemble(models, data.x_train, data.y_train, data.x_test, data.y_test,
                                 batch_size=bs, lr=spec["lr"], seeds=seeds,
                                 desc=f"{REGIME_LABELS[regime]}, batch {bs}", **kw)
-    rows = []
-    ce = nn.functional.cross_entropy
+    rows, correct = [], []
     for seed, hist, model in zip(seeds, hists, ens.models(), strict=True):
+        correct.append(_correct(model, full.x_test, full.y_test))
         rows.append({"seed": seed, "steps": hist.steps, "epochs": hist.epoch[-1],
                      "reached": hist.reached, "train_loss": hist.train_loss[-1],
                      "test_loss": hist.test_loss[-1], "train_acc": hist.train_acc[-1],
-                     "test_acc": hist.test_acc[-1],
-                     "check_train_loss": evaluate(model, ce, data.x_train, data.y_train)[0],
-                     "test_correct": _correct(model, data.x_test, data.y_test),
+                     "test_acc": hist.test_acc[-1], "full_test_acc": float(correct[-1].mean()),
                      **_measure(cfg, model, data)})
-    return {"rows": rows, "n_params": count_params(models[0])}, data.source
+    return ({"rows": rows, "n_params": count_params(models[0])}, data.source,
+            {"full_test_correct": np.stack(correct)})
 
 
 def run(cfg: Config, executor: Executor | None = None) -> dict:
@@ -177,9 +178,9 @@ def run(cfg: Config, executor: Executor | None = None) -> dict:
             another.
 
     Returns:
-        ``{"batch_sizes", "scaled_batch_sizes", "dataset", "source", "criterion", "lrs":
-        {regime: {batch: rate}}, "rows": [one dict per model with "regime", "batch", "lr",
-        "seed", final metrics, gaps, measures and "test_correct" (N_test,) bools]}``.
+        ``{"batch_sizes", "scaled_batch_sizes", "dataset", "source", "criterion", "lr",
+        "rows": [one dict per model with "regime", "batch", "lr", "seed", final metrics, gaps,
+        measures and "full_test_correct": (N,) bools on the whole test split]}``.
     """
     base = {k: v for k, v in cfg.to_dict().items()
             if k not in ("batch_sizes", "seeds", "epochs", "target_train_loss", "max_steps",
@@ -195,9 +196,10 @@ def run(cfg: Config, executor: Executor | None = None) -> dict:
                                     executor=executor)
     rows = []
     for spec, stored in zip(specs, runs, strict=True):
-        for r in stored.result["rows"]:
+        correct = stored.arrays["full_test_correct"]  # (seeds, N_test_full) bool
+        for r, row_correct in zip(stored.result["rows"], correct, strict=True):
             rows.append({"regime": spec["regime"], "batch": spec["batch_size"],
-                         "lr": spec["lr"], **r,
+                         "lr": spec["lr"], **r, "full_test_correct": row_correct,
                          "gap_loss": r["test_loss"] - r["train_loss"],
                          "gap_acc": r["train_acc"] - r["test_acc"]})
     return {"batch_sizes": list(cfg.batch_sizes),
