@@ -29,7 +29,8 @@ def _results(capped: bool = False) -> dict:
                              "full_test_correct": rng.uniform(size=50) < 0.9,
                              "gap_loss": r["test_loss"] - r["train_loss"],
                              "gap_acc": r["train_acc"] - r["test_acc"]})
-    return {"batch_sizes": [16, 128, 512], "scaled_batch_sizes": [128, 512], "dataset": "digits", "source": "synthetic",
+    return {"batch_sizes": [16, 128, 512], "scaled_batch_sizes": [128, 512], "dataset": "digits",
+            "source": "synthetic",
             "criterion": "train loss ≤ 0.3, at most 300 optimizer steps", "n_params": 10,
             "epsilons": [1e-3, 5e-4], "max_steps": 300, "rows": rows}
 
