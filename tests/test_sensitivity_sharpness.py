@@ -85,3 +85,20 @@ def test_figures_fit_the_readme_and_mark_the_step_cap_only_when_a_run_hit_it(cap
     assert ("hollow: hit the step cap" in legends) == capped
     assert figs[2].axes[0].get_ylabel() == "accuracy gap (train − test)"
     plt.close("all")
+
+
+def test_vectorized_kendall_tau_b_equals_scipy_with_ties_and_its_bootstrap_rows():
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 5, size=(40, 12)).astype(float)  # many ties
+    y = rng.integers(0, 4, size=(40, 12)).astype(float)
+    taus = ss.kendall_tau_b(x, y)
+    for r in range(40):
+        assert taus[r] == pytest.approx(stats.kendalltau(x[r], y[r]).statistic, abs=1e-12)
+    assert np.isnan(ss.kendall_tau_b(np.ones(5), np.arange(5.0)))
+    tau, low, high = ss.kendall_with_interval(x[0], y[0], resamples=300, seed=1)
+    idx = np.random.default_rng(1).integers(0, 12, size=(300, 12))
+    loop = [stats.kendalltau(x[0][i], y[0][i]).statistic for i in idx]
+    assert (low, high) == pytest.approx(tuple(np.nanpercentile(loop, [2.5, 97.5])), abs=1e-12)
+    assert low <= tau <= high

@@ -10,6 +10,7 @@ filter-normalized 1-D loss curves around each endpoint (Li et al. 2018).
 """
 
 from .analysis import (
+    _barriers,  # noqa: F401  (tests read the per-seed barriers)
     alignment_table,
     barrier_differences,
     differences_from_base,
@@ -26,9 +27,9 @@ from .figures import (
     loss_curves_figure,
     make_figures,
 )
-from .run import ALIGNED, ENDPOINTS, PAIRS, Config, run
+from .run import ALIGNED, DIRECTION_SEED, ENDPOINTS, PAIRS, Config, run
 
-__all__ = ["ALIGNED", "ENDPOINTS", "PAIRS", "Config", "accuracy_curves_figure",
+__all__ = ["ALIGNED", "DIRECTION_SEED", "ENDPOINTS", "PAIRS", "Config", "accuracy_curves_figure",
            "alignment_table", "barrier_differences", "differences_from_base", "endpoint_table",
            "filter_normalized_figure", "line_table", "loss_curves_figure", "make_figures",
            "outer_loss_table", "pair_table", "paired_difference", "run", "summary"]

@@ -21,6 +21,7 @@ from .analysis import (
     confound_table,
     confounds,
     epsilon_scaling,
+    kendall_tau_b,
     kendall_with_interval,
     measure_table,
     rank_correlations,
@@ -41,7 +42,8 @@ from .run import GAPS, MEASURES, REGIME_LABELS, REGIMES, Config, run
 
 __all__ = ["GAPS", "MEASURES", "REGIMES", "REGIME_LABELS", "Config", "batch_differences",
            "confound_table", "confounds", "epsilon_scaling", "figure_epsilon_scaling",
-           "figure_flatness_vs_gap", "figure_vs_batch_size", "kendall_with_interval",
-           "make_figures", "measure_table", "rank_correlations", "rank_table", "run",
+           "figure_flatness_vs_gap", "figure_vs_batch_size", "kendall_tau_b",
+           "kendall_with_interval", "make_figures", "measure_table", "rank_correlations",
+           "rank_table", "run",
            "scaled_lr_table", "stratified_table", "stratified_tau", "summary",
            "training_table"]
