@@ -78,7 +78,7 @@ class Config(ExperimentConfig):
     alpha_range: tuple[float, ...] = (-1.0, 2.0)
     fine_halfwidth: float = 0.1
     fine_points: int = 21
-    line_points: int = 41
+    line_points: int = 17
     line_range: float = 1.0
     line_directions: int = 5
 
