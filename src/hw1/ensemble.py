@@ -625,11 +625,13 @@ def train_ensemble(models: Sequence[nn.Module], x_train: torch.Tensor, y_train: 
             and its history ends there, with its own ``steps`` and ``reached``. Training ends
             when every model has met it, or at exactly ``until.max_steps`` steps (all models
             still training then stop together, evaluated once more), or after ``epochs``.
-        on_train_correct: class labels only; called as ``f(epoch, correct)`` at every record
-            with ``correct`` ``(R, N)`` bool, whether each model (frozen ones included)
-            classifies each training input as its training label, from the same evaluation
-            that records the train accuracy (e.g. accuracy on subsets of the training set
-            without a second pass; the tensor is reused, so copy what is kept).
+            With ``until.check_every``, the criterion is also checked every that many steps
+            (a model meeting it there is recorded at that partial epoch and frozen).
+        on_train_correct: class labels only; called as ``f(epoch, correct)`` at every whole-
+            epoch record with ``correct`` ``(R, N)`` bool, whether each model (frozen ones
+            included) classifies each training input as its training label, from the same
+            evaluation that records the train accuracy (e.g. accuracy on subsets of the training
+            set without a second pass; the tensor is reused, so copy what is kept).
 
     Returns:
         ``(histories, ensemble)``: one :class:`History` per model, and the trained ensemble.
@@ -668,16 +670,16 @@ def train_ensemble(models: Sequence[nn.Module], x_train: torch.Tensor, y_train: 
     correct = (torch.zeros(ens.size, n, dtype=torch.bool, device=dev)
                if on_train_correct is not None else None)
 
-    def record(epoch: int) -> None:
+    def record(epoch: int, only: Sequence[int] | None = None) -> None:
         steps_loop.check()  # no evaluation of a diverged model
         tr = evaluate_ensemble(ens, loss_fn, x_train, y_train, correct_out=correct)
-        if on_train_correct is not None:
+        if on_train_correct is not None and only is None:
             on_train_correct(epoch, correct)
         te = (evaluate_ensemble(ens, loss_fn, x_test, y_test) if has_test
               else (torch.full((ens.size,), math.nan),) * 2)
         tr_loss, tr_acc, te_loss, te_acc = (t.tolist() for t in (*tr, *te))
         for r, h in enumerate(hists):
-            if not active[r]:
+            if not active[r] or (only is not None and r not in only):
                 continue
             h.epoch.append(epoch)
             h.train_loss.append(tr_loss[r])
@@ -685,7 +687,7 @@ def train_ensemble(models: Sequence[nn.Module], x_train: torch.Tensor, y_train: 
             h.test_loss.append(te_loss[r])
             h.test_acc.append(te_acc[r])
             h.steps = steps_loop.steps
-        if on_epoch_end is not None:
+        if on_epoch_end is not None and only is None:
             on_epoch_end(epoch, ens, hists)
 
     def freeze_those_meeting_the_criterion() -> None:
@@ -706,6 +708,17 @@ def train_ensemble(models: Sequence[nn.Module], x_train: torch.Tensor, y_train: 
             steps_loop.step(order[:, start:start + batch_size], epoch, step)
             if max_steps is not None and steps_loop.steps >= max_steps:
                 break
+            if until is not None and until.due(steps_loop.steps):
+                steps_loop.check()
+                loss_, acc_ = (t.tolist() for t in evaluate_ensemble(ens, loss_fn, x_train,
+                                                                      y_train))
+                newly = [r for r in range(ens.size) if active[r]
+                         and until.met_by(loss_[r], acc_[r])]
+                if newly:  # their histories end here, at this partial epoch
+                    record(epoch, only=newly)
+                    freeze_those_meeting_the_criterion()
+                    if not any(active):
+                        break
         if epoch % record_every == 0 or epoch == epochs:
             record(epoch)
         if until is not None:

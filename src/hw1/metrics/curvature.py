@@ -170,8 +170,16 @@ def minimal_ratio(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.T
     return float(hessian_spectrum(model, loss_fn, X, y, tol)["minimal_ratio"])
 
 
+def _largest_ritz(alpha: torch.Tensor, beta: torch.Tensor) -> float:
+    """Largest eigenvalue of the symmetric tridiagonal matrix with diagonal ``alpha`` ``(m,)``
+    and off-diagonal ``beta`` ``(m - 1,)``."""
+    T = torch.diag(alpha) + torch.diag(beta, 1) + torch.diag(beta, -1)
+    return float(torch.linalg.eigvalsh(T).max())
+
+
 def top_hessian_eigenvalue(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor,
-                           iterations: int = 64, seed: int = 0) -> float:
+                           iterations: int = 64, seed: int = 0,
+                           tol: float | None = None) -> float:
     """Largest algebraic eigenvalue of the Hessian, by Lanczos on Hessian-vector products.
 
     Never forms the Hessian, so it serves models far too large for :func:`hessian`. Runs
@@ -181,9 +189,13 @@ def top_hessian_eigenvalue(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y
 
     Args:
         model, loss_fn, X, y: L = loss_fn(model(X), y).
-        iterations: Lanczos steps (Krylov dimension).
+        iterations: Lanczos steps (Krylov dimension); with ``tol``, the most.
         seed: seeds the start vector.
+        tol: stop early once the largest Ritz value changes by at most ``tol`` times its
+            magnitude from one Lanczos step to the next (``None``: run all ``iterations``).
     """
+    if tol is not None and not tol > 0:
+        raise ValueError(f"tol must be positive or None, got {tol!r}")
     with eval_mode(model):
         params = [p for p in model.parameters() if p.requires_grad]
         loss = loss_fn(model(X), y)
@@ -204,9 +216,16 @@ def top_hessian_eigenvalue(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y
         beta = torch.zeros(k, dtype=torch.float64)
         Q[0] = q / q.norm()
         m = k
+        previous = math.inf
         for j in range(k):
             w = hvp(Q[j])
             alpha[j] = w @ Q[j]
+            if tol is not None:  # the largest Ritz value of the (j + 1)-step tridiagonal
+                top = _largest_ritz(alpha[: j + 1], beta[:j])
+                if abs(top - previous) <= tol * abs(top):
+                    m = j + 1
+                    break
+                previous = top
             w = w - Q[: j + 1].T @ (Q[: j + 1] @ w)  # full reorthogonalization (twice is
             w = w - Q[: j + 1].T @ (Q[: j + 1] @ w)  # enough in floating point)
             if j + 1 < k:
