@@ -186,7 +186,10 @@ def real_tree(tmp_path) -> Path:
 ])
 def test_table_only_functions_of_intervals_leave_fingerprints_alone(real_tree, old, new,
                                                                     changes):
-    entry = "hw1.experiments.interpolation"
+    entry = "hw1.experiments.probe"  # a stand-in experiment whose run uses hw1.intervals
+    (real_tree / "hw1" / "experiments" / "probe.py").write_text(
+        "from hw1.intervals import t_interval\n\n\ndef run(values):\n"
+        "    return t_interval(values)\n")
     assert "hw1.intervals" in compute_path(entry, real_tree)
     before = code_fingerprint(entry, real_tree)
     path = real_tree / "hw1" / "intervals.py"
@@ -195,22 +198,15 @@ def test_table_only_functions_of_intervals_leave_fingerprints_alone(real_tree, o
     assert (code_fingerprint(entry, real_tree) != before) == changes
 
 
-def test_a_table_only_function_on_the_compute_path_is_refused(tmp_path):
+def test_a_table_only_function_on_the_compute_path_is_refused(real_tree):
     """If run-reachable code called a function whose digest is left out, the fingerprint
     would miss changes to it: compute_path refuses instead."""
-    from hw1 import fingerprint as fp
-
-    src = tmp_path / "src"
-    shutil.copytree(fp.SRC_ROOT / "hw1", src / "hw1")
-    module = src / "hw1" / "experiments" / "simulate_function.py"
-    text = module.read_text()
-    module.write_text(text.replace("def run(", "def _uses_wilson():\n    from hw1.intervals "
-                                   "import wilson\n    return wilson(1, 2)\n\n\ndef run(", 1))
-    # reachable only once run calls it
-    text = module.read_text()
-    head, sep, body = text.partition("def run(")
-    signature_end = body.index(":\n") + 2
-    module.write_text(head + sep + body[:signature_end] + "    _uses_wilson()\n"
-                      + body[signature_end:])
+    probe = real_tree / "hw1" / "experiments" / "probe.py"
+    probe.write_text("from hw1.intervals import t_interval, wilson\n\n\n"
+                     "def _table(values):\n    return wilson(1, 2)\n\n\n"
+                     "def run(values):\n    return t_interval(values)\n")
+    compute_path("hw1.experiments.probe", real_tree)  # wilson only off the run path: fine
+    probe.write_text(probe.read_text().replace("return t_interval(values)",
+                                               "return t_interval(values), _table(values)"))
     with pytest.raises(RuntimeError, match="table-only"):
-        fp.compute_path("hw1.experiments.simulate_function", src)
+        compute_path("hw1.experiments.probe", real_tree)
