@@ -28,8 +28,9 @@ def fit_least_squares(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
     scaling), by a Cholesky factorization of the scaled system, of size ``N·K`` (the dual
     form) where ``N·K < P``. For an MLP (``nn.Sequential`` of Linear layers, Flatten and
     elementwise activations) the Jacobian comes from one backward pass per output
-    (:func:`mlp_jacobian`), otherwise from ``vmap(jacrev)``. A step that lowers the loss is kept and ``μ`` divided by 3; otherwise ``μ`` is
-    multiplied by 4 and the step retried. Three endings:
+    (:func:`mlp_jacobian`), otherwise from ``vmap(jacrev)``. A step that lowers the loss is
+    kept and ``μ`` divided by 3; otherwise ``μ`` is multiplied by 4 and the step retried.
+    Three endings:
 
     - ``"converged"`` (the plateau criterion): ``patience`` consecutive *kept* steps each
       lowered the loss by less than ``rel_tol`` relative (or the gradient is exactly zero);
@@ -172,8 +173,8 @@ _ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.ELU, nn.GELU, nn.
 
 def _mlp_layers(model: nn.Module) -> list[nn.Module] | None:
     """The layers of ``model`` if it is an ``nn.Sequential`` of ``nn.Linear`` layers (with
-    bias), ``nn.Flatten(1)`` and elementwise activations whose parameters are exactly the Linear layers' weights
-    and biases in order; else None."""
+    bias), ``nn.Flatten(1)`` and elementwise activations whose parameters are exactly the
+    Linear layers' weights and biases in order; else None."""
     if not isinstance(model, nn.Sequential):
         return None
     layers = list(model)
