@@ -23,5 +23,5 @@ from .figures import figure_predictions, figure_success, figure_training_loss, m
 from .run import Config, choose_rate, run
 
 __all__ = ["Config", "choose_rate", "depth_comparison", "figure_predictions",
-           "figure_success", "figure_training_loss", "finish_table", "lr_table", "make_figures",
-           "per_seed_rows", "run", "success_threshold", "summary"]
+           "figure_success", "figure_training_loss", "finish_table", "flip_check", "lr_table",
+           "make_figures", "per_seed_rows", "run", "success_threshold", "summary"]

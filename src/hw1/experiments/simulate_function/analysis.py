@@ -230,8 +230,9 @@ def per_seed_rows(results: dict, fraction: float) -> list[dict]:
 
 def lr_table(results: dict):
     """Per function and depth: the median over the selection seeds of Adam's final loss at
-    each learning rate of the grid, the rate chosen (lowest median) and whether it sits at an
-    edge of the grid (then the optimum is not bracketed).
+    each learning rate of the grid, the rate chosen (lowest median), whether it sits at an
+    edge of the grid (then the optimum is not bracketed) and the second-lowest median divided
+    by the lowest (near 1: a close choice, which a small numerical change could flip).
 
     Args:
         results: as returned by :func:`run`.
@@ -247,8 +248,53 @@ def lr_table(results: dict):
             lrs = r["lrs"]
             edge = ("lowest" if r["best_lr"] == lrs[0] else
                     "highest" if r["best_lr"] == lrs[-1] else "no")
+            medians = np.sort(np.median(np.where(np.isfinite(
+                np.asarray(r["selection_final_loss"], float)), r["selection_final_loss"],
+                np.inf), axis=1))
             rows.append({"target": target_function(function).formula, "hidden layers": depth,
                          **{f"lr {lr:g}": float(np.median(losses)) for lr, losses in
                             zip(lrs, r["selection_final_loss"], strict=True)},
-                         "chosen lr": r["best_lr"], "at grid edge": edge})
+                         "chosen lr": r["best_lr"], "at grid edge": edge,
+                         "runner-up ÷ chosen median": float(medians[1] / medians[0])
+                         if len(medians) > 1 else None})
+    return table(rows)
+
+
+def flip_check(results: dict, fraction: float, deep: int, shallow: int):
+    """The primary comparison (``deep`` minus ``shallow`` hidden layers in success
+    probability, per function) and how it would read if one seed had come out the other way
+    against the observed difference (one success fewer for the better depth): successes of
+    each, Fisher's exact p as observed and after that flip, both Holm-adjusted over the
+    functions.
+
+    Args:
+        results: as returned by :func:`run`.
+        fraction: the success threshold as a fraction of the best constant's MSE.
+        deep, shallow: the two depths compared.
+
+    Returns:
+        a display DataFrame, one row per function.
+    """
+    from scipy import stats
+
+    from hw1.intervals import holm
+    from hw1.report import table
+
+    rows, p_seen, p_flip = [], [], []
+    for function, by_depth in results.items():
+        ok_d, ok_s = _successes(by_depth[deep], fraction), _successes(by_depth[shallow], fraction)
+        k_d, k_s, n_d, n_s = int(ok_d.sum()), int(ok_s.sum()), len(ok_d), len(ok_s)
+        p_seen.append(float(stats.fisher_exact([[k_d, n_d - k_d], [k_s, n_s - k_s]]).pvalue))
+        if k_d / n_d >= k_s / n_s and k_d > 0:
+            k_d -= 1
+        elif k_s > 0:
+            k_s -= 1
+        p_flip.append(float(stats.fisher_exact([[k_d, n_d - k_d], [k_s, n_s - k_s]]).pvalue))
+        rows.append({"target": target_function(function).formula,
+                     f"successes, {deep} layers": f"{int(ok_d.sum())} of {n_d}",
+                     f"successes, {shallow} layer{'s' * (shallow > 1)}":
+                         f"{int(ok_s.sum())} of {n_s}"})
+    for row, a, b, c, d in zip(rows, p_seen, holm(p_seen), p_flip, holm(p_flip), strict=True):
+        row.update({"Fisher p": a, "Holm p": b, "Fisher p, one seed flipped": c,
+                    "Holm p, one seed flipped": d})
     return table(rows)
