@@ -14,6 +14,7 @@ intervals, Fisher's exact test) and by the distribution of final losses (Mann–
 from .analysis import (
                        depth_comparison,
                        finish_table,
+                       flip_check,
                        lr_table,
                        per_seed_rows,
                        success_threshold,
