@@ -54,12 +54,18 @@ def test_simulate_function_tables_are_short_labelled_dataframes(tmp_path):
     assert comparison[("activation regions", "difference [95% CI]")].iloc[1].startswith(
         "+40.0 [")
     assert list(sf.lr_table(results).columns) == ["target", "hidden layers", "lr 0.01",
-                                                  "lr 0.1", "chosen lr", "at grid edge"]
+                                                  "lr 0.1", "chosen lr", "at grid edge",
+                                                  "runner-up ÷ chosen median"]
     assert sf.lr_table(results)["at grid edge"].eq("highest").all()
     finish = sf.finish_table(results)
     assert finish["plateau"].tolist() == ["2"] * 6
     rows = sf.per_seed_rows(results, 0.01)
     assert len(rows) == 18 and sum(r["success"] for r in rows) == 6
+    flip = sf.flip_check(results, 0.01, deep=5, shallow=1)
+    # 2 of 3 against 0 of 3: Fisher p = 0.4 (exact: C(3,2)C(3,0)/C(6,2) = 0.2, two-sided 0.4);
+    # flipped, 1 of 3 against 0 of 3: p = 1
+    assert flip["Fisher p"].tolist() == ["0.400"] * 2
+    assert flip["Fisher p, one seed flipped"].tolist() == ["1.00"] * 2
 
 
 def test_rate_selection_rule_takes_the_lowest_median_and_ignores_diverged_runs():
