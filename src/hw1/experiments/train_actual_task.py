@@ -328,8 +328,8 @@ def depth_differences(results: dict, n_boot: int = 2000):
 
 def _test_at(hist: dict, epoch: int) -> float:
     """A history's test accuracy after ``epoch`` (NaN where it was not evaluated)."""
-    return float(hist["test_acc"][hist["epoch"].index(epoch)]) if epoch in hist["epoch"] \
-        else float("nan")
+    value = hist["test_acc"][hist["epoch"].index(epoch)] if epoch in hist["epoch"] else None
+    return float("nan") if value is None else float(value)  # stored runs hold NaN as None
 
 
 def learning_speed(results: dict, epochs: tuple[int, ...] = (1, 3)):
@@ -390,7 +390,7 @@ def figure_dataset(results: dict, name: str, zoom_from: int = 2) -> plt.Figure:
                      f"{r['conv_params']} conv + {r['head_params']} head params")
             for ax, key in ((ax_loss, "loss"), (ax_acc, "acc")):
                 for part, ls in (("train", "-"), ("test", "--")):
-                    values = np.array([getattr(h, f"{part}_{key}") for h in hists])
+                    values = np.array([getattr(h, f"{part}_{key}") for h in hists], dtype=float)
                     kept = np.isfinite(values).all(0)  # the test set is not read every epoch
                     band(ax, epoch[kept], values[:, kept], color=color, ls=ls,
                          label=label if (key, part) == ("loss", "train") else None)
