@@ -285,7 +285,9 @@ def depth_differences(results: dict, n_boot: int = 2000):
     95% bootstrap interval and p over images, seeds averaged:
     :func:`hw1.intervals.bootstrap_accuracy_difference`) and over seeds (Welch's t-test of the
     per-seed accuracies); each p-value Holm-adjusted over the table's comparisons
-    (:func:`hw1.intervals.holm`).
+    (:func:`hw1.intervals.holm`). A bootstrap p of 0 (no resample on the other side of 0) is
+    shown as ``< 1/n_boot`` and enters Holm's method as ``1/n_boot``; then every adjusted
+    value is an upper bound (shown with ``≤``).
 
     Args:
         results: as returned by :func:`run`.
@@ -297,7 +299,7 @@ def depth_differences(results: dict, n_boot: int = 2000):
     from scipy import stats
 
     from hw1.intervals import bootstrap_accuracy_difference, holm
-    from hw1.report import diff, table
+    from hw1.report import diff, num, table
 
     rows, p_images, p_seeds = [], [], []
     for name, res in results.items():
@@ -310,17 +312,21 @@ def depth_differences(results: dict, n_boot: int = 2000):
                     boot = bootstrap_accuracy_difference(correct[deep], correct[depth],
                                                          n_boot=n_boot)
                     acc_deep, acc = correct[deep].mean(1), correct[depth].mean(1)
-                    p_images.append(boot["p"])
+                    # no resample on the other side of 0: p below 1/n_boot, bounded by it
+                    p_images.append(max(boot["p"], 1 / n_boot))
                     p_seeds.append(float(stats.ttest_ind(acc_deep, acc,
                                                          equal_var=False).pvalue))
                     rows.append({"dataset": _label(results, name), "head": _head(head),
                                  "deeper − shallower": f"{deep} − {depth} conv layers",
                                  "difference [95% CI over images]": diff(
                                      boot["difference"], boot["ci95_low"], boot["ci95_high"]),
-                                 "p over images": boot["p"],
+                                 "p over images": boot["p"] if boot["p"] > 0
+                                 else f"< {num(1 / n_boot)}",
                                  "p over seeds (Welch)": p_seeds[-1]})
+    # a bounded p makes every adjusted value an upper bound (Holm's running maximum)
+    bounded = any(isinstance(row["p over images"], str) for row in rows)
     for row, adj_images, adj_seeds in zip(rows, holm(p_images), holm(p_seeds), strict=True):
-        row["Holm p, images"] = float(adj_images)
+        row["Holm p, images"] = f"≤ {num(adj_images)}" if bounded else float(adj_images)
         row["Holm p, seeds"] = float(adj_seeds)
         row["both Holm p < 0.05"] = bool(adj_images < 0.05 and adj_seeds < 0.05)
     return table(rows)
