@@ -54,7 +54,7 @@ def loss_function(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Ten
     raise ValueError(f"unknown loss {name!r}; valid: {', '.join(LOSSES)}")
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def evaluate(model: nn.Module, loss_fn: Callable, x: torch.Tensor, y: torch.Tensor,
              batch_size: int = 128) -> tuple[float, float]:
     """Mean loss and accuracy of ``model`` on ``(x, y)`` in eval mode (mode restored after).
@@ -263,7 +263,8 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
           until: Criterion | None = None,
           on_step: Callable[[int, nn.Module], None] | None = None,
           schedule: str = "constant",
-          device: torch.device | None = None, desc: str | None = None) -> History:
+          device: torch.device | None = None, desc: str | None = None,
+          eval_train_size: int | None = None) -> History:
     """Train ``model`` in place with mini-batches and return its history.
 
     Args:
@@ -295,6 +296,9 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
             batch_size)`` steps uses ``lr · (1 + cos(π t / T)) / 2`` (needs ``epochs``).
         device: where to train (default :func:`hw1.config.device`).
         desc: label for the progress bar.
+        eval_train_size: record the training loss and accuracy on the first this many
+            training samples only (a fixed subset; ``until`` and ``stop_when`` then judge that
+            subset); None: on all of them.
 
     Returns:
         The :class:`History`, with ``steps`` (optimizer steps taken, ``epochs * ceil(N /
@@ -307,6 +311,8 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
         FloatingPointError: when the loss becomes NaN or infinite (names epoch and step).
     """
     check_criterion(until, epochs, y_train)
+    if eval_train_size is not None and eval_train_size <= 0:
+        raise ValueError(f"eval_train_size must be positive, got {eval_train_size}")
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     dev = device or default_device()
@@ -328,7 +334,7 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
 
     def record(epoch: int) -> None:
         hist.epoch.append(epoch)
-        tr = evaluate(model, loss_fn, x_train, y_train)
+        tr = evaluate(model, loss_fn, x_train[:eval_train_size], y_train[:eval_train_size])
         hist.train_loss.append(tr[0])
         hist.train_acc.append(tr[1])
         te = evaluate(model, loss_fn, x_test, y_test) if has_test else (math.nan, math.nan)
