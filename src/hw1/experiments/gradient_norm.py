@@ -370,21 +370,21 @@ def update_table(results: dict, task: str, lr: float, window: int = 50):
     from hw1.report import ci, num, table
 
     rows = []
-    for task, r in [(task, results[task])]:
-        w = _update_windows(r, window)
-        quantities = [(f"‖g_B‖, first {window} steps", w["grad_first"]),
-                      (f"‖g_B‖, last {window} steps", w["grad_last"]),
-                      (f"‖Δθ‖, first {window} steps", w["update_first"]),
-                      (f"‖Δθ‖, last {window} steps", w["update_last"]),
-                      ("‖Δθ‖ ÷ (lr·‖g_B‖), first", w["update_first"] / (lr * w["grad_first"])),
-                      ("‖Δθ‖ ÷ (lr·‖g_B‖), last", w["update_last"] / (lr * w["grad_last"]))]
-        for name, values in quantities:
-            rows.append({_task_name(task): name,
-                         **{f"seed {s}": v for s, v in zip(r["seeds"], values, strict=True)},
-                         "mean ± 95% t over seeds": ci(values)})
-        rows.append({_task_name(task): "lr·√P (reference)",
-                     **{f"seed {s}": num(lr * np.sqrt(r["n_params"])) for s in r["seeds"]},
-                     "mean ± 95% t over seeds": ""})
+    r = results[task]
+    w = _update_windows(r, window)
+    quantities = [(f"‖g_B‖, first {window} steps", w["grad_first"]),
+                  (f"‖g_B‖, last {window} steps", w["grad_last"]),
+                  (f"‖Δθ‖, first {window} steps", w["update_first"]),
+                  (f"‖Δθ‖, last {window} steps", w["update_last"]),
+                  ("‖Δθ‖ ÷ (lr·‖g_B‖), first", w["update_first"] / (lr * w["grad_first"])),
+                  ("‖Δθ‖ ÷ (lr·‖g_B‖), last", w["update_last"] / (lr * w["grad_last"]))]
+    for name, values in quantities:
+        rows.append({_task_name(task): name,
+                     **{f"seed {s}": v for s, v in zip(r["seeds"], values, strict=True)},
+                     "mean ± 95% t over seeds": ci(values)})
+    rows.append({_task_name(task): "lr·√P (reference)",
+                 **{f"seed {s}": num(lr * np.sqrt(r["n_params"])) for s in r["seeds"]},
+                 "mean ± 95% t over seeds": ""})
     return table(rows)
 
 
@@ -593,8 +593,10 @@ def noise_scale_and_update_figure(results: dict, lr: float, window: int = 50) ->
         grad = np.asarray([run["history"]["step_grad_norm"][:n] for run in r["runs"]])
         centres, upd = _window_means(update, window)
         _, grd = _window_means(grad, window)
-        bottom.plot(centres, upd.mean(0), "o-", ms=2, color="C0", label="Adam's update ‖Δθ‖")
-        bottom.plot(centres, lr * grd.mean(0), "o-", ms=2, color="C3", label="lr·‖g_B‖ (an SGD step)")
+        bottom.plot(centres, upd.mean(0), "o-", ms=2, color="C0",
+                    label="Adam's update ‖Δθ‖")
+        bottom.plot(centres, lr * grd.mean(0), "o-", ms=2, color="C3",
+                    label="lr·‖g_B‖ (an SGD step)")
         bottom.axhline(lr * np.sqrt(r["n_params"]), color="black", ls=":", lw=1,
                        label="lr·√P")
         bottom.set(yscale="log", ylabel="step norm", xlabel="iteration",

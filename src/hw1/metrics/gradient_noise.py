@@ -139,8 +139,8 @@ def _linear_moments(model: nn.Module, loss_fn: Callable, X: torch.Tensor, y: tor
             for t, g in zip(total, grads[:len(params)], strict=True):
                 t += g.double().cpu()
             for (module, a, _), delta in zip(seen, grads[len(params):], strict=True):
-                d_sq = delta.double().pow(2).sum(1)  # (n,) ‖δ_i‖²
-                a_sq = a.double().pow(2).sum(1) if module.weight.requires_grad else 0.0
+                d_sq = delta.pow(2).sum(1).double()  # (n,) ‖δ_i‖², summed in the model's dtype
+                a_sq = a.pow(2).sum(1).double() if module.weight.requires_grad else 0.0
                 bias = 1.0 if module.bias is not None and module.bias.requires_grad else 0.0
                 sum_sq += (d_sq * (a_sq + bias)).sum().cpu()
     finally:
