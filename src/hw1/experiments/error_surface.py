@@ -159,7 +159,8 @@ def top_hessian_eigenpairs(model: nn.Module, loss_fn, X: torch.Tensor, y: torch.
     n = flat.numel()
     start = torch.randn(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     op = LinearOperator((n, n), matvec=hvp, dtype=np.float64)
-    values, vectors = eigsh(op, k=k, which="LA", tol=tol, v0=start.numpy())
+    values, vectors = eigsh(op, k=k, which="LA", tol=tol, v0=start.numpy(),
+                            ncv=min(n, max(2 * k + 1, 20)))
     order = np.argsort(values)[::-1]
     vectors = vectors[:, order].T
     return values[order], vectors / np.linalg.norm(vectors, axis=1, keepdims=True), calls[0]
