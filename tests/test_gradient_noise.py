@@ -66,3 +66,36 @@ def test_short_batch_steps_marks_each_epochs_last_partial_batch():
 
     assert short_batch_steps(10, 4, 9).nonzero()[0].tolist() == [2, 5, 8]  # 3 steps per epoch
     assert not short_batch_steps(12, 4, 9).any()  # 4 divides 12: no short batches
+
+
+@pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
+def test_linear_method_equals_per_sample_vmap(loss):
+    """The outer-product identity gives the vmap numbers (an MLP with a Flatten, 2 hidden
+    layers, chunks that do not divide N)."""
+    from hw1.training import loss_function
+
+    g = torch.Generator().manual_seed(3)
+    X = torch.randn(23, 2, 3, generator=g, dtype=torch.float64)
+    y = (torch.randn(23, 4, generator=g, dtype=torch.float64) if loss == "mse"
+         else torch.randint(0, 4, (23,), generator=g))
+    torch.manual_seed(3)
+    model = torch.nn.Sequential(torch.nn.Flatten(), mlp(6, [5, 3], 4)).double()
+    fn = loss_function(loss)
+    slow = gradient_noise(model, fn, X, y, 4, chunk_size=5)
+    fast = gradient_noise(model, fn, X, y, 4, chunk_size=7, method="linear")
+    for key in ("grad_norm_sq", "trace_cov", "noise_sq", "predicted_batch_norm_sq"):
+        assert fast[key] == pytest.approx(slow[key], rel=1e-10)
+
+
+def test_linear_method_refuses_other_parameters():
+    X = torch.randn(4, 3)
+    conv = torch.nn.Sequential(torch.nn.Unflatten(1, (1, 3)), torch.nn.Conv1d(1, 1, 2),
+                               torch.nn.Flatten())
+    with pytest.raises(ValueError, match="inside an nn.Linear"):
+        gradient_noise(conv, torch.nn.functional.mse_loss, X, X[:, :2], 2, method="linear")
+    lin = torch.nn.Linear(3, 3)
+    twice = torch.nn.Sequential(lin, torch.nn.ReLU(), lin)
+    with pytest.raises(ValueError, match="applied once"):
+        gradient_noise(twice, torch.nn.functional.mse_loss, X, X, 2, method="linear")
+    with pytest.raises(ValueError, match="unknown method"):
+        gradient_noise(lin, torch.nn.functional.mse_loss, X, X, 2, method="exact")

@@ -62,3 +62,26 @@ def test_noise_table_shares_and_check_ratios():
     assert change.loc["‖∇L‖ at iteration 0 ÷ at 50", "seed 0"] == "1.73"  # √3 falls to 1
     assert change.loc["loss at iteration 100 ÷ at 0", "geometric mean [95% CI]"] == \
         "0.500 [0.500, 0.500]"
+
+
+def test_noise_scale_and_update_tables():
+    measured = {"measure_step": [0, 50, 100], "full_grad_norm_sq": [4.0, 1.0, 0.5],
+                "trace_cov": [8.0, 10.0, 50.0], "step_update_norm": [0.1, 0.2, 0.3, 0.4]}
+    run = {"measured": measured, "history": {"step_grad_norm": [1.0, 2.0, 3.0, 4.0, 5.0]}}
+    results = {"mnist": {"runs": [run, run], "seeds": [0, 1], "n_params": 100}}
+    scale = gradient_norm.noise_scale_table(results).set_index("tr Σ/‖∇L‖²")
+    assert scale.loc["at iteration 0", "seed 0"] == "2.00"
+    assert scale.loc["at iteration 100", "geometric mean [95% CI]"] == "100 [100, 100]"
+    assert scale.loc["smallest over the run", "seed 1"] == "2.00"
+    update = gradient_norm.update_table(results, "mnist", lr=0.1, window=2).set_index("MNIST")
+    assert update.loc["‖Δθ‖, first 2 steps", "seed 0"] == "0.150"
+    assert update.loc["‖g_B‖, last 2 steps", "seed 0"] == "3.50"  # steps 2, 3 (the last has
+    # no update recorded)
+    assert update.loc["‖Δθ‖ ÷ (lr·‖g_B‖), last", "seed 1"] == "1.00"  # 0.35 / (0.1 · 3.5)
+    assert update.loc["lr·√P (reference)", "seed 0"] == "1.00"
+
+
+def test_disjoint_pairs_and_disagreement():
+    assert trajectories._disjoint_pairs(5) == [(0, 1), (2, 3)]
+    pred = np.array([[0, 1, 2, 3], [0, 1, 2, 0], [1, 1, 1, 1]])
+    assert trajectories._pair_disagreement(pred, [(0, 1), (0, 2)]).tolist() == [0.25, 0.75]

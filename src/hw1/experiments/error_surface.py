@@ -1,6 +1,8 @@
-"""HW1-2 bonus (visualize the error surface): the loss around a trained MNIST solution on a
-plane of filter-normalized random directions, along the straight line from initialization to
-the solution, and on the PCA plane of that run's own trajectory (from
+"""HW1-2 bonus (visualize the error surface): the loss around a trained MNIST solution on
+planes of filter-normalized random directions (several direction seeds) and on the plane of
+the Hessian's top two eigenvectors (Lanczos on Hessian-vector products), along the straight
+line from initialization to the solution (training and test loss), under a rescaling of the
+last layer, and on the PCA plane of that run's own trajectory (from
 :mod:`hw1.experiments.optimization_trajectories`)."""
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from torch import nn
 from hw1.config import ExperimentConfig
 from hw1.data import load_subset
 from hw1.experiments import optimization_trajectories as trajectories
-from hw1.metrics import filter_normalized_direction, loss_on_plane
+from hw1.metrics import filter_normalized_direction
 from hw1.models import mlp
 from hw1.plotting import save_figure
 from hw1.store import RunStore
@@ -32,21 +34,136 @@ class Config(ExperimentConfig):
     Attributes:
         run_index: which trajectory run (of the trajectory experiment) to look around.
         grid: points per axis of each 2-D grid.
-        span: the random plane covers ``[-span, span]²`` in filter-normalized units.
+        span: the random planes cover ``[-span, span]²`` in filter-normalized units.
         line_points: points on the line from initialization (α=0) to solution (α=1).
-        direction_seed: seeds the random directions.
+        direction_seeds: one random plane per seed (each seeds its two directions); the first
+            is the one drawn in 3-D.
+        scales: points c of the last-layer scan, logits c·f(x), c from 0.5 to 3.
+        hessian_span: the Hessian plane covers ``[-s, s]²`` with s = ``hessian_span``·√(2/λ₁)
+            (unit eigenvectors; the quadratic model rises by ``hessian_span``² along v₁ at
+            the edge).
+        lanczos_tol: relative tolerance of the Lanczos (ARPACK) eigenpairs.
     """
 
     name: ClassVar[str] = "error_surface"
-    positive: ClassVar[tuple[str, ...]] = ("grid", "span", "line_points")
+    positive: ClassVar[tuple[str, ...]] = ("grid", "span", "line_points", "scales",
+                                           "hessian_span", "lanczos_tol")
     run_index: int = 0
     grid: int = 31
     span: float = 1.0
     line_points: int = 41
-    direction_seed: int = 0
+    direction_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    scales: int = 26
+    hessian_span: float = 2.0
+    lanczos_tol: float = 1e-4
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.direction_seeds or any(s < 0 for s in self.direction_seeds):
+            raise ValueError(f"direction_seeds must be non-negative ints, at least one; got "
+                             f"{self.direction_seeds}")
 
 
-Config.register(full=Config(), smoke=Config(grid=5, line_points=5))
+Config.register(full=Config(), smoke=Config(grid=5, line_points=5, direction_seeds=(0, 1),
+                                            scales=6))
+
+
+def mlp_loss_on_plane(model: nn.Sequential, loss_fn, X: torch.Tensor, y: torch.Tensor,
+                      d1: dict[str, torch.Tensor], d2: dict[str, torch.Tensor] | None,
+                      alphas: torch.Tensor, betas: torch.Tensor | None = None,
+                      chunk: int = 16384) -> torch.Tensor:
+    """:func:`hw1.metrics.loss_on_plane` for an :func:`hw1.models.mlp`, faster: the first
+    layer's pre-activations are linear in (α, β), X(W + αD₁ + βD₂)ᵀ = XWᵀ + αXD₁ᵀ + βXD₂ᵀ, so
+    the three products are computed once per chunk and only the small later layers run per
+    grid point.
+
+    Args:
+        model: ``Sequential(Flatten, Linear, ...)`` at the centre θ.
+        loss_fn: batch-mean loss ``loss_fn(outputs (n, K), targets (n,)) -> scalar``.
+        X: inputs ``(N, ...)``; y: targets ``(N,)``.
+        d1, d2: directions (parameter name -> tensor); ``d2=None`` gives a 1-D curve.
+        alphas: ``(A,)`` coefficients of ``d1``; betas: ``(B,)`` coefficients of ``d2``.
+        chunk: samples per pass.
+
+    Returns:
+        ``(A, B)`` float64 losses, or ``(A,)`` when ``d2`` is None.
+
+    Raises:
+        ValueError: if the model does not start with ``Flatten`` and ``Linear``.
+    """
+    from torch.func import functional_call
+
+    if len(model) < 3 or not isinstance(model[0], nn.Flatten) or not isinstance(model[1],
+                                                                                nn.Linear):
+        raise ValueError("mlp_loss_on_plane needs Sequential(Flatten, Linear, ...)")
+    betas_ = betas if d2 is not None else torch.zeros(1)
+    zero = {n: torch.zeros_like(p) for n, p in model.named_parameters()}
+    e2 = d2 if d2 is not None else zero
+    theta = {n: p.detach() for n, p in model.named_parameters()}
+    rest = model[2:]
+    out = torch.zeros(len(alphas), len(betas_), dtype=torch.float64)
+    with torch.no_grad():
+        for start in range(0, len(X), chunk):
+            x = model[0](X[start:start + chunk])
+            yb = y[start:start + chunk]
+            pre = [nn.functional.linear(x, d["1.weight"], d["1.bias"]) for d in (theta, d1, e2)]
+            for i, a in enumerate(alphas):
+                for j, b in enumerate(betas_):
+                    h = pre[0] + a * pre[1] + b * pre[2]
+                    params = {n: theta[n] + a * d1[n] + b * e2[n] for n in theta
+                              if not n.startswith("1.")}
+                    loss = loss_fn(functional_call(rest, params, (h,)), yb)
+                    out[i, j] += float(loss) * len(x)
+    out /= len(X)
+    return out if d2 is not None else out[:, 0]
+
+
+def top_hessian_eigenpairs(model: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor,
+                           k: int = 2, tol: float = 1e-4, seed: int = 0
+                           ) -> tuple[np.ndarray, np.ndarray, int]:
+    """The ``k`` algebraically largest eigenvalues of the Hessian of the loss and their unit
+    eigenvectors, by Lanczos (ARPACK's ``eigsh``) on Hessian-vector products
+    (forward-over-reverse ``torch.func``), never forming the Hessian.
+
+    Args:
+        model: the point θ (its parameters in ``named_parameters`` order).
+        loss_fn: batch-mean loss; L(θ) = loss_fn(model(X), y).
+        X: inputs ``(N, ...)``; y: targets ``(N, ...)``.
+        k: eigenpairs wanted.
+        tol: ARPACK's relative tolerance.
+        seed: seeds the Lanczos start vector (an explicit generator).
+
+    Returns:
+        ``(eigenvalues (k,) descending, eigenvectors (k, P) unit rows, Hessian-vector products
+        used)``.
+    """
+    from scipy.sparse.linalg import LinearOperator, eigsh
+    from torch.func import functional_call, grad, jvp
+
+    names = [n for n, _ in model.named_parameters()]
+    shapes = [p.shape for _, p in model.named_parameters()]
+    sizes = [p.numel() for _, p in model.named_parameters()]
+    flat = torch.cat([p.detach().flatten() for _, p in model.named_parameters()])
+
+    def loss(vec: torch.Tensor) -> torch.Tensor:
+        params = {n: t.view(s) for n, t, s in zip(names, vec.split(sizes), shapes, strict=True)}
+        return loss_fn(functional_call(model, params, (X,)), y)
+
+    calls = [0]
+
+    def hvp(v: np.ndarray) -> np.ndarray:
+        calls[0] += 1
+        tangent = torch.as_tensor(np.asarray(v).ravel(), dtype=flat.dtype)
+        return jvp(grad(loss), (flat,), (tangent,))[1].double().numpy()
+
+    n = flat.numel()
+    start = torch.randn(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    op = LinearOperator((n, n), matvec=hvp, dtype=np.float64)
+    values, vectors = eigsh(op, k=k, which="LA", tol=tol, v0=start.numpy(),
+                            ncv=min(n, max(2 * k + 1, 20)))
+    order = np.argsort(values)[::-1]
+    vectors = vectors[:, order].T
+    return values[order], vectors / np.linalg.norm(vectors, axis=1, keepdims=True), calls[0]
 
 
 def _as_model(flat: np.ndarray, shape_cfg: trajectories.Config, in_features: int,
@@ -72,16 +189,39 @@ def _compute(cfg: Config, tcfg: trajectories.Config, traj: dict) -> tuple[dict, 
     loss_fn = nn.functional.cross_entropy
     X, y = data.x_train, data.y_train
 
-    gen = torch.Generator().manual_seed(cfg.direction_seed)
-    d1 = filter_normalized_direction(solution, gen)
-    d2 = filter_normalized_direction(solution, gen)
     axis = torch.linspace(-cfg.span, cfg.span, cfg.grid)
-    random_plane = loss_on_plane(solution, loss_fn, X, y, d1, d2, axis, axis)
+    planes = []
+    for seed in cfg.direction_seeds:
+        gen = torch.Generator().manual_seed(seed)
+        d1 = filter_normalized_direction(solution, gen)
+        d2 = filter_normalized_direction(solution, gen)
+        planes.append(mlp_loss_on_plane(solution, loss_fn, X, y, d1, d2, axis, axis))
+    random_planes = torch.stack(planes)  # (seeds, grid, grid)
 
     line_alpha = torch.linspace(-0.5, 1.5, cfg.line_points)
     init = _as_model(snaps[0], tcfg, in_features, k)
     to_solution = _flat_to_dict(snaps[-1] - snaps[0], init)
-    line = loss_on_plane(init, loss_fn, X, y, to_solution, None, line_alpha)
+    line = mlp_loss_on_plane(init, loss_fn, X, y, to_solution, None, line_alpha)
+    line_test = mlp_loss_on_plane(init, loss_fn, data.x_test, data.y_test, to_solution, None,
+                                  line_alpha)
+
+    scales = torch.linspace(0.5, 3.0, cfg.scales)
+    with torch.no_grad():
+        logits = {"train": solution(X), "test": solution(data.x_test)}
+        targets = {"train": y, "test": data.y_test}
+        scaled = {part: torch.tensor([float(loss_fn(c * logits[part], targets[part]))
+                                      for c in scales], dtype=torch.float64)
+                  for part in logits}
+        accuracy = {part: float((logits[part].argmax(1) == targets[part]).float().mean())
+                    for part in logits}
+
+    eigenvalues, eigenvectors, hvps = top_hessian_eigenpairs(solution, loss_fn, X, y, k=2,
+                                                             tol=cfg.lanczos_tol)
+    reach = cfg.hessian_span * float(np.sqrt(2 / max(eigenvalues[0], 1e-12)))
+    h_axis = torch.linspace(-reach, reach, cfg.grid)
+    hessian_plane = mlp_loss_on_plane(solution, loss_fn, X, y,
+                                      _flat_to_dict(eigenvectors[0], solution),
+                                      _flat_to_dict(eigenvectors[1], solution), h_axis, h_axis)
 
     offsets = snaps - snaps[-1]  # the run's trajectory relative to its end point
     _, sv, vt = np.linalg.svd(offsets, full_matrices=False)
@@ -92,10 +232,16 @@ def _compute(cfg: Config, tcfg: trajectories.Config, traj: dict) -> tuple[dict, 
     pad = 0.25 * (hi - lo) + 1e-6
     a_axis = torch.linspace(lo[0] - pad[0], hi[0] + pad[0], cfg.grid)
     b_axis = torch.linspace(lo[1] - pad[1], hi[1] + pad[1], cfg.grid)
-    pca_plane = loss_on_plane(solution, loss_fn, X, y, _flat_to_dict(u1, solution),
-                              _flat_to_dict(u2, solution), a_axis, b_axis)
-    result = {"axis": axis, "random_plane": random_plane, "line_alpha": line_alpha,
-              "line_loss": line, "pca_a": a_axis, "pca_b": b_axis, "pca_plane": pca_plane,
+    pca_plane = mlp_loss_on_plane(solution, loss_fn, X, y, _flat_to_dict(u1, solution),
+                                  _flat_to_dict(u2, solution), a_axis, b_axis)
+    result = {"axis": axis, "random_plane": random_planes[0], "random_planes": random_planes,
+              "direction_seeds": list(cfg.direction_seeds), "line_alpha": line_alpha,
+              "line_loss": line, "line_test_loss": line_test, "scales": scales,
+              "scaled_loss": scaled, "accuracy": accuracy,
+              "hessian_eigenvalues": eigenvalues, "hessian_hvps": hvps,
+              "hessian_axis": h_axis, "hessian_plane": hessian_plane,
+              "n_test": len(data.x_test),
+              "pca_a": a_axis, "pca_b": b_axis, "pca_plane": pca_plane,
               "trajectory": coords, "snapshot_epochs": traj["snapshot_epochs"],
               "pca_captured": captured[:2],
               "n_eval": len(X)}
@@ -120,7 +266,7 @@ def run(cfg: Config, executor: Executor | None = None) -> dict:
         raise ValueError(f"run_index {cfg.run_index} is out of range: the trajectory experiment "
                          f"has {len(traj['snapshots'])} runs")
     spec = {**cfg.to_dict(), "trajectories": tcfg.to_dict()}
-    [stored] = RunStore(cfg.name).sweep([(spec, cfg.direction_seed)], partial(_unit, cfg, tcfg),
+    [stored] = RunStore(cfg.name).sweep([(spec, 0)], partial(_unit, cfg, tcfg),
                                         executor=executor)
     return {**stored.result, "source": stored.data_source}
 
@@ -173,7 +319,7 @@ def random_plane_table(results: dict):
 
 
 def line_table(results: dict):
-    """The loss on the straight line θ = (1 − α)·θ_init + α·θ_solution.
+    """The training and test loss on the straight line θ = (1 − α)·θ_init + α·θ_solution.
 
     Args:
         results: what :func:`run` returns.
@@ -182,6 +328,7 @@ def line_table(results: dict):
         A display DataFrame, one row per quantity.
     """
     line = np.asarray(results["line_loss"])
+    test = np.asarray(results["line_test_loss"])
     alpha = np.asarray(results["line_alpha"])
     between = (alpha >= 0) & (alpha <= 1)
     return _quantity_table([
@@ -193,7 +340,101 @@ def line_table(results: dict):
         (f"α of the smallest loss on the grid ({alpha[0]:g} to {alpha[-1]:g})".replace("-", "−"),
          float(alpha[np.argmin(line)])),
         ("smallest loss on the line", float(line.min())),
+        (f"test loss ({int(results['n_test']):,} images) at the initialization",
+         float(test[np.argmin(abs(alpha))])),
+        ("test loss at the solution", float(test[np.argmin(abs(alpha - 1))])),
+        ("α of the smallest test loss", float(alpha[np.argmin(test)])),
+        ("smallest test loss on the line", float(test.min())),
     ])
+
+
+def random_planes_table(results: dict):
+    """Per direction seed: the random plane's largest loss, where its smallest loss lies, and
+    how many grid points are lower than all their neighbours.
+
+    Args:
+        results: what :func:`run` returns.
+
+    Returns:
+        A display DataFrame, one row per direction seed.
+    """
+    from hw1.report import num, table
+
+    planes = np.asarray(results["random_planes"])
+    axis = np.asarray(results["axis"])
+    n = len(axis)
+    rows = []
+    for seed, plane in zip(results["direction_seeds"], planes, strict=True):
+        low = np.unravel_index(np.argmin(plane), plane.shape)
+        rows.append({"direction seed": seed, "loss at the solution": float(plane[n // 2, n // 2]),
+                     "largest loss on the grid": float(plane.max()),
+                     "mean loss on the grid's edge": float(np.concatenate(
+                         [plane[0], plane[-1], plane[1:-1, 0], plane[1:-1, -1]]).mean()),
+                     "(α, β) of the smallest loss": "({}, {})".format(
+                         *(num(round(float(axis[i]), 6) + 0.0) for i in low)),
+                     "points lower than all neighbours": _local_minima(plane)})
+    return table(rows)
+
+
+def hessian_table(results: dict):
+    """The Hessian's top two eigenvalues (Lanczos) and the loss on the plane of their
+    eigenvectors v₁, v₂ (unit length), beside the quadratic model L₀ + ½λs² at the edges.
+
+    Args:
+        results: what :func:`run` returns.
+
+    Returns:
+        A display DataFrame, one row per quantity.
+    """
+    from hw1.report import num
+
+    lam = np.asarray(results["hessian_eigenvalues"])
+    plane = np.asarray(results["hessian_plane"])
+    axis = np.asarray(results["hessian_axis"])
+    n, reach = len(axis), float(axis[-1])
+    centre = float(plane[n // 2, n // 2])
+    low = np.unravel_index(np.argmin(plane), plane.shape)
+    return _quantity_table([
+        ("λ₁, largest Hessian eigenvalue", float(lam[0])),
+        ("λ₂, second largest", float(lam[1])),
+        ("Hessian-vector products used by Lanczos", int(results["hessian_hvps"])),
+        ("half-width s of the grid (parameter-space distance)", reach),
+        ("loss at the solution", centre),
+        ("loss at ±s along v₁, mean of the two ends",
+         float((plane[0, n // 2] + plane[-1, n // 2]) / 2)),
+        ("quadratic model there, L₀ + ½λ₁s²", centre + 0.5 * float(lam[0]) * reach ** 2),
+        ("loss at ±s along v₂, mean of the two ends",
+         float((plane[n // 2, 0] + plane[n // 2, -1]) / 2)),
+        ("quadratic model there, L₀ + ½λ₂s²", centre + 0.5 * float(lam[1]) * reach ** 2),
+        ("(a, b) of the smallest loss on the grid", "({}, {})".format(
+            *(num(round(float(axis[i]), 6) + 0.0) for i in low))),
+        ("grid points lower than all their neighbours", _local_minima(plane)),
+    ])
+
+
+def scale_table(results: dict):
+    """The loss with the logits scaled by c (the last layer's weights and bias times c) at the
+    solution: where the training and the test loss are smallest over c, and by how much less
+    than at c = 1. Accuracy does not depend on c > 0.
+
+    Args:
+        results: what :func:`run` returns.
+
+    Returns:
+        A display DataFrame, one row per quantity.
+    """
+    c = np.asarray(results["scales"])
+    rows: list[tuple[str, object]] = []
+    for part, images in (("training", results["n_eval"]), ("test", results["n_test"])):
+        loss = np.asarray(results["scaled_loss"]["train" if part == "training" else "test"])
+        at_one = float(np.interp(1.0, c, loss)) if 1.0 not in c else float(loss[c == 1.0][0])
+        rows += [(f"{part} loss at c = 1 ({int(images):,} images)", at_one),
+                 (f"c of the smallest {part} loss (grid step {c[1] - c[0]:.2g})",
+                  float(c[np.argmin(loss)])),
+                 (f"smallest {part} loss over c", float(loss.min())),
+                 (f"{part} accuracy (any c > 0)", float(results["accuracy"][
+                     "train" if part == "training" else "test"]))]
+    return _quantity_table(rows)
 
 
 def path_table(results: dict):
@@ -274,8 +515,13 @@ def line_figure(results: dict) -> plt.Figure:
     from matplotlib.transforms import blended_transform_factory
 
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    ax.plot(results["line_alpha"], results["line_loss"], "-o", ms=3)
-    ax.set(yscale="log", xlabel="α in θ = (1 − α)·θ_init + α·θ_solution", ylabel="training loss",
+    ax.plot(results["line_alpha"], results["line_loss"], "-o", ms=3,
+            label=f"training loss ({int(results['n_eval']):,} images)")
+    ax.plot(results["line_alpha"], results["line_test_loss"], "-s", ms=3, color="C1",
+            label=f"test loss ({int(results['n_test']):,} images)")
+    ax.legend(loc="upper center", fontsize=9)
+    ax.set(yscale="log", xlabel="α in θ = (1 − α)·θ_init + α·θ_solution",
+           ylabel="cross-entropy loss",
            title="Loss along the straight line from initialization to solution (one run)")
     where = blended_transform_factory(ax.transData, ax.transAxes)
     for a, label in ((0, "initialization"), (1, "solution")):
@@ -321,6 +567,78 @@ def path_figure(results: dict) -> plt.Figure:
     return fig
 
 
+def planes_figure(results: dict) -> plt.Figure:
+    """The loss on each seed's random plane (one colour scale) and on the plane of the
+    Hessian's top two eigenvectors (its own axes: distances in parameter space).
+
+    Args:
+        results: what :func:`run` returns.
+
+    Returns:
+        The figure, saved as ``error_surface_random_planes_and_hessian_plane``.
+    """
+    planes = np.log10(np.asarray(results["random_planes"]))
+    seeds = results["direction_seeds"]
+    cols = 3
+    rows = -(-(len(seeds) + 1) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(11.0, 3.6 * rows), squeeze=False,
+                             layout="constrained")
+    axis = np.asarray(results["axis"])
+    A, B = np.meshgrid(axis, axis)
+    levels = np.linspace(planes.min(), planes.max(), 31)
+    for ax, seed, Z in zip(axes.flat, seeds, planes, strict=False):
+        cs = ax.contourf(A, B, Z.T, levels=levels, cmap="viridis")
+        ax.plot([0], [0], "r*", ms=8)
+        ax.set_aspect("equal")
+        ax.set(title=f"random plane, direction seed {seed}", xlabel="α", ylabel="β")
+    fig.colorbar(cs, ax=axes[:, :].ravel().tolist()[:len(seeds)], shrink=0.8, format="%.2f",
+                 ticks=MaxNLocator(6), label="log10 training loss (random planes)")
+    ax = axes.flat[len(seeds)]
+    h = np.asarray(results["hessian_axis"])
+    Ha, Hb = np.meshgrid(h, h)
+    lam = np.asarray(results["hessian_eigenvalues"])
+    hs = ax.contourf(Ha, Hb, np.log10(np.asarray(results["hessian_plane"])).T, levels=30,
+                     cmap="magma")
+    ax.plot([0], [0], "c*", ms=8)
+    ax.set_aspect("equal")
+    ax.set(title=f"top-2 Hessian plane\nλ₁ = {lam[0]:.3g}, λ₂ = {lam[1]:.3g}",
+           xlabel="a (along v₁)", ylabel="b (along v₂)")
+    fig.colorbar(hs, ax=ax, shrink=0.8, format="%.2f", ticks=MaxNLocator(6),
+                 label="log10 training loss")
+    for extra in axes.flat[len(seeds) + 1:]:
+        extra.set_visible(False)
+    fig.suptitle("Training loss around one MNIST solution (star): random filter-normalized "
+                 "planes, and the plane of the Hessian's top two eigenvectors")
+    save_figure(fig, "error_surface_random_planes_and_hessian_plane")
+    return fig
+
+
+def scale_figure(results: dict) -> plt.Figure:
+    """Training and test loss with the logits scaled by c, c from 0.5 to 3.
+
+    Args:
+        results: what :func:`run` returns.
+
+    Returns:
+        The figure, saved as ``error_surface_last_layer_scale``.
+    """
+    c = np.asarray(results["scales"])
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
+    for part, name, color in (("train", "training", "C0"), ("test", "test", "C1")):
+        loss = np.asarray(results["scaled_loss"][part])
+        ax.plot(c, loss, "-o", ms=3, color=color, label=f"{name} loss")
+        ax.plot(c[np.argmin(loss)], loss.min(), "v", color=color, ms=8,
+                label=f"smallest {name} loss")
+    ax.axvline(1, color="grey", ls=":", lw=1)
+    ax.set(yscale="log", xlabel="c (last layer's weights and bias times c)",
+           ylabel="cross-entropy loss", title="Loss at the solution with its logits scaled by c")
+    ax.legend(fontsize=9)
+    save_figure(fig, "error_surface_last_layer_scale")
+    return fig
+
+
 def make_figures(results: dict) -> list[plt.Figure]:
-    """Random plane (contour + 3-D), the line from init to solution, the PCA-plane path."""
-    return [random_plane_figure(results), line_figure(results), path_figure(results)]
+    """Random plane (contour + 3-D), all random planes with the Hessian plane, the line from
+    init to solution, the last-layer scale, the PCA-plane path."""
+    return [random_plane_figure(results), planes_figure(results), line_figure(results),
+            scale_figure(results), path_figure(results)]

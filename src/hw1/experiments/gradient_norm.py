@@ -1,7 +1,9 @@
 """HW1-2 (observe the gradient norm during training): the mini-batch gradient the optimizer
 steps along, beside the full-batch gradient ∇L and the sampling noise that separates them,
-E‖g_B‖² = ‖∇L‖² + (N − B)/(N − 1)·tr Σ/B (:func:`hw1.metrics.gradient_noise`), for several
-seeds on a 1-D function and on MNIST."""
+E‖g_B‖² = ‖∇L‖² + (N − B)/(N − 1)·tr Σ/B (:func:`hw1.metrics.gradient_noise`, exact over all N
+training samples by the per-sample outer-product identity of linear layers), the
+gradient-noise scale tr Σ/‖∇L‖² (McCandlish et al., 2018) and the norm of Adam's actual
+update, for several seeds on a 1-D function and on MNIST."""
 
 from __future__ import annotations
 
@@ -95,6 +97,8 @@ def _measure(cfg: Config, x: torch.Tensor, y: torch.Tensor, loss: str, seed: int
     """An ``on_step`` callback filling the lists of :data:`MEASURED` every few steps."""
     loss_fn = loss_function(loss)
     out = {k: [] for k in MEASURED}
+    out["step_update_norm"] = []  # ‖θ_{t+1} − θ_t‖ of every optimizer step t but the last
+    previous: list[torch.Tensor] = []
 
     def batch_grad_sq(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> float:
         params = [p for p in model.parameters() if p.requires_grad]
@@ -102,10 +106,15 @@ def _measure(cfg: Config, x: torch.Tensor, y: torch.Tensor, loss: str, seed: int
         return float(sum(g.double().pow(2).sum() for g in grads))
 
     def on_step(step: int, model: nn.Module) -> None:
+        theta = torch.cat([p.detach().flatten() for p in model.parameters()]).double()
+        if previous:
+            out["step_update_norm"].append(float((theta - previous[0]).norm()))
+        previous[:] = [theta]
         if step % cfg.measure_every:
             return
         model.eval()
-        noise = gradient_noise(model, loss_fn, x, y, cfg.batch_size)
+        noise = gradient_noise(model, loss_fn, x, y, cfg.batch_size, chunk_size=4096,
+                               method="linear")
         gen = torch.Generator().manual_seed(seed * 1_000_003 + step)  # its own draws
         full_size = ((xb, yb) for xb, yb in _endless_batches(x, y, cfg.batch_size, gen)
                      if len(xb) == cfg.batch_size)  # the prediction is for batches of B
@@ -297,6 +306,88 @@ def change_table(results: dict):
     return table(rows)
 
 
+def noise_scale_table(results: dict):
+    """Per task and seed: the gradient-noise scale tr Σ/‖∇L‖² (McCandlish et al., 2018, their
+    B_simple: the batch size at which the noise and the full-batch parts of E‖g_B‖² are about
+    equal, up to the finite-population factor) at the first two measurements, its smallest and
+    largest value, and its value at the last measurement.
+
+    Args:
+        results: what :func:`run` returns.
+
+    Returns:
+        A display DataFrame, one row per task and quantity, one column per seed, and the mean
+        ± 95% t interval over seeds of the log10 values, transformed back (a geometric mean).
+    """
+    from hw1.intervals import t_interval
+    from hw1.report import num, table
+
+    rows = []
+    for task, r in results.items():
+        scale = _per_seed(r, "trace_cov") / _per_seed(r, "full_grad_norm_sq")  # (S, M)
+        steps = np.asarray(r["runs"][0]["measured"]["measure_step"])
+        for name, values in ((f"at iteration {steps[0]}", scale[:, 0]),
+                             (f"at iteration {steps[1]}", scale[:, 1]),
+                             ("smallest over the run", scale.min(1)),
+                             ("largest over the run", scale.max(1)),
+                             (f"at iteration {_last(r)}", scale[:, -1])):
+            mean, half = t_interval(np.log10(values))
+            rows.append({"task": _task_name(task), "tr Σ/‖∇L‖²": name,
+                         **{f"seed {s}": v for s, v in zip(r["seeds"], values, strict=True)},
+                         "geometric mean [95% CI]": f"{num(10 ** mean)} "
+                         f"[{num(10 ** (mean - half))}, {num(10 ** (mean + half))}]"})
+    return table(rows)
+
+
+def _update_windows(r: dict, window: int) -> dict[str, np.ndarray]:
+    """Per seed, means over the first and the last ``window`` optimizer steps of Adam's update
+    norm ‖Δθ‖ and of the mini-batch gradient norm ‖g_B‖ of the same steps (``(S,)`` each)."""
+    out = {}
+    for key, source in (("update", lambda run: run["measured"]["step_update_norm"]),
+                        ("grad", lambda run: run["history"]["step_grad_norm"][:-1])):
+        series = [np.asarray(source(run), dtype=float) for run in r["runs"]]
+        out[f"{key}_first"] = np.asarray([v[:window].mean() for v in series])
+        out[f"{key}_last"] = np.asarray([v[-window:].mean() for v in series])
+    return out
+
+
+def update_table(results: dict, task: str, lr: float, window: int = 50):
+    """Per task and seed: the norm of Adam's actual update ‖Δθ‖ = ‖θ_{t+1} − θ_t‖ beside the
+    mini-batch gradient norm ‖g_B‖ it was computed from, each averaged over the first and the
+    last ``window`` steps, and ‖Δθ‖ ÷ (lr·‖g_B‖) (1 would be plain SGD at the same rate);
+    lr·√P is the update of a step of ±lr in every coordinate, Adam's largest typical step.
+
+    Args:
+        results: what :func:`run` returns.
+        task: which task (a key of ``results``).
+        lr: Adam's learning rate.
+        window: steps averaged at each end.
+
+    Returns:
+        A display DataFrame, one row per quantity, one column per seed, and the mean
+        ± 95% t interval over seeds.
+    """
+    from hw1.report import ci, num, table
+
+    rows = []
+    r = results[task]
+    w = _update_windows(r, window)
+    quantities = [(f"‖g_B‖, first {window} steps", w["grad_first"]),
+                  (f"‖g_B‖, last {window} steps", w["grad_last"]),
+                  (f"‖Δθ‖, first {window} steps", w["update_first"]),
+                  (f"‖Δθ‖, last {window} steps", w["update_last"]),
+                  ("‖Δθ‖ ÷ (lr·‖g_B‖), first", w["update_first"] / (lr * w["grad_first"])),
+                  ("‖Δθ‖ ÷ (lr·‖g_B‖), last", w["update_last"] / (lr * w["grad_last"]))]
+    for name, values in quantities:
+        rows.append({_task_name(task): name,
+                     **{f"seed {s}": v for s, v in zip(r["seeds"], values, strict=True)},
+                     "mean ± 95% t over seeds": ci(values)})
+    rows.append({_task_name(task): "lr·√P (reference)",
+                 **{f"seed {s}": num(lr * np.sqrt(r["n_params"])) for s in r["seeds"]},
+                 "mean ± 95% t over seeds": ""})
+    return table(rows)
+
+
 def check_table(results: dict):
     """Per task: sampled mean ‖g_B‖² over predicted E‖g_B‖², its median over each run's
     measurements (per seed, and mean ± 95% t over seeds), and the range of the single
@@ -461,6 +552,71 @@ def noise_figure(results: dict) -> plt.Figure:
     return fig
 
 
-def make_figures(results: dict) -> list[plt.Figure]:
-    """The loss and full-batch gradient norm figure, then the noise decomposition figure."""
-    return [loss_and_gradient_figure(results), noise_figure(results)]
+def _window_means(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Means of consecutive blocks of ``window`` steps of ``(S, T)`` values: block centres
+    ``(T // window,)`` and means ``(S, T // window)``."""
+    blocks = values.shape[1] // window
+    trimmed = values[:, :blocks * window].reshape(len(values), blocks, window)
+    return (np.arange(blocks) + 0.5) * window, trimmed.mean(2)
+
+
+def noise_scale_and_update_figure(results: dict, lr: float, window: int = 50) -> plt.Figure:
+    """Top row, per task: the gradient-noise scale tr Σ/‖∇L‖² at every measurement (mean over
+    seeds with its 95% t band, or single seeds where the band reaches 0), with the batch size
+    B as a line. Bottom row: Adam's update norm ‖Δθ‖ and lr·‖g_B‖, both averaged over blocks
+    of ``window`` steps (mean over seeds), and lr·√P.
+
+    Args:
+        results: what :func:`run` returns.
+        lr: Adam's learning rate.
+        window: steps per block in the bottom row.
+
+    Returns:
+        The figure, saved as ``gradient_noise_scale_and_adam_update``.
+    """
+    tasks = list(results)
+    fig, axes = plt.subplots(2, len(tasks), figsize=(4.8 * len(tasks), 7.0), squeeze=False,
+                             layout="constrained")
+    for col, task in enumerate(tasks):
+        r = results[task]
+        steps = np.asarray(r["runs"][0]["measured"]["measure_step"])
+        top, bottom = axes[0, col], axes[1, col]
+        scale = _per_seed(r, "trace_cov") / _per_seed(r, "full_grad_norm_sq")
+        _band_or_seeds(top, steps, scale, "C2", "tr Σ/‖∇L‖²")
+        top.axhline(r["batch_size"], color="black", ls=":", lw=1,
+                    label=f"batch size B = {r['batch_size']}")
+        top.set(yscale="log", ylabel="gradient-noise scale tr Σ/‖∇L‖²", xlabel="iteration",
+                title=f"{_task_name(task)}: noise scale")
+        top.legend(*_wrapped_legend(top), loc="best", fontsize=9)
+        n = min(len(run["measured"]["step_update_norm"]) for run in r["runs"])
+        update = np.asarray([run["measured"]["step_update_norm"][:n] for run in r["runs"]])
+        grad = np.asarray([run["history"]["step_grad_norm"][:n] for run in r["runs"]])
+        centres, upd = _window_means(update, window)
+        _, grd = _window_means(grad, window)
+        bottom.plot(centres, upd.mean(0), "o-", ms=2, color="C0",
+                    label="Adam's update ‖Δθ‖")
+        bottom.plot(centres, lr * grd.mean(0), "o-", ms=2, color="C3",
+                    label="lr·‖g_B‖ (an SGD step)")
+        bottom.axhline(lr * np.sqrt(r["n_params"]), color="black", ls=":", lw=1,
+                       label="lr·√P")
+        bottom.set(yscale="log", ylabel="step norm", xlabel="iteration",
+                   title=f"means over blocks of {window} steps and {len(r['seeds'])} seeds")
+        bottom.legend(loc="best", fontsize=9)
+        for ax in (top, bottom):
+            _plain_log_ticks(ax)
+    fig.suptitle("Gradient-noise scale (McCandlish et al., 2018) and Adam's actual step")
+    save_figure(fig, "gradient_noise_scale_and_adam_update")
+    return fig
+
+
+def _wrapped_legend(ax: plt.Axes) -> tuple[list, list[str]]:
+    """The axes' legend entries with the band note on a line of its own."""
+    handles, labels = ax.get_legend_handles_labels()
+    return handles, [lab.replace("; band:", ";\nband:") for lab in labels]
+
+
+def make_figures(results: dict, lr: float = 1e-3) -> list[plt.Figure]:
+    """The loss and full-batch gradient norm figure, the noise decomposition figure, then the
+    noise scale and Adam update figure."""
+    return [loss_and_gradient_figure(results), noise_figure(results),
+            noise_scale_and_update_figure(results, lr)]

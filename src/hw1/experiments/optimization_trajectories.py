@@ -366,6 +366,198 @@ def trajectory_figure(results: dict, part: str) -> plt.Figure:
     return fig
 
 
+def _snapshot_model(flat: np.ndarray, cfg: Config, in_features: int,
+                    num_classes: int) -> torch.nn.Sequential:
+    """The MLP whose parameters are the flat snapshot ``flat`` ``(P,)`` (eval mode)."""
+    model = mlp(in_features, list(cfg.widths), num_classes)
+    torch.nn.utils.vector_to_parameters(torch.as_tensor(flat, dtype=torch.float32),
+                                        model.parameters())
+    return model.eval()
+
+
+def _disjoint_pairs(runs: int) -> list[tuple[int, int]]:
+    """Pairs (0, 1), (2, 3), ...: no run in two pairs, so the pairs are independent."""
+    return [(a, a + 1) for a in range(0, runs - 1, 2)]
+
+
+@torch.no_grad()
+def function_space(results: dict, cfg: Config) -> dict[str, object]:
+    """Each snapshot's predictions on the test subset, and, at the end of training, every
+    pair of runs before and after permutation alignment of the second run's hidden units to
+    the first's (weight matching, Ainsworth et al., 2023): parameter distance, and the test
+    loss and accuracy at the midpoint of the straight line between the two.
+
+    Args:
+        results: what :func:`run` returns.
+        cfg: its settings (the test subset is reloaded: ``cfg.n_test`` images).
+
+    Returns:
+        ``pred`` ``(R, S, n_test)`` predicted labels, ``labels`` ``(n_test,)``, ``pairs``
+        ``[(a, b)]`` (all pairs a < b), and per pair ``(pairs,)`` arrays ``distance``,
+        ``aligned_distance``, ``mid_loss``, ``aligned_mid_loss``, ``mid_acc``,
+        ``aligned_mid_acc``, ``end_loss`` (mean test loss of the two ends), ``end_acc`` and
+        ``aligned_changed`` (test images whose prediction the aligned copy changes: 0 if the
+        alignment keeps the function).
+    """
+    from hw1.alignment import match_hidden_units, permute_hidden_units
+
+    data = load_subset(cfg.dataset, cfg.n_train, cfg.n_test)
+    x, labels = data.x_test, data.y_test
+    in_features, k = int(np.prod(data.input_shape)), data.num_classes
+    snaps = np.asarray(results["snapshots"])  # (R, S, P)
+    R, S, _ = snaps.shape
+    pred = np.stack([np.stack([_snapshot_model(snaps[r, s], cfg, in_features, k)(x)
+                               .argmax(1).numpy() for s in range(S)]) for r in range(R)])
+    ends = [_snapshot_model(snaps[r, -1], cfg, in_features, k) for r in range(R)]
+
+    def flat(model: torch.nn.Module) -> torch.Tensor:
+        return torch.nn.utils.parameters_to_vector(model.parameters()).detach()
+
+    def loss_acc(vector: torch.Tensor) -> tuple[float, float]:
+        model = mlp(in_features, list(cfg.widths), k)
+        torch.nn.utils.vector_to_parameters(vector, model.parameters())
+        out = model.eval()(x)
+        return (float(torch.nn.functional.cross_entropy(out, labels)),
+                float((out.argmax(1) == labels).float().mean()))
+
+    pairs = [(a, b) for a in range(R) for b in range(a + 1, R)]
+    rows: dict[str, list] = {key: [] for key in (
+        "distance", "aligned_distance", "mid_loss", "aligned_mid_loss", "mid_acc",
+        "aligned_mid_acc", "end_loss", "end_acc", "aligned_changed")}
+    for a, b in pairs:
+        aligned = permute_hidden_units(ends[b], match_hidden_units(ends[a], ends[b]))
+        ta, tb, tc = flat(ends[a]), flat(ends[b]), flat(aligned)
+        ends_la = [loss_acc(t) for t in (ta, tb)]
+        mid, mid_aligned = loss_acc((ta + tb) / 2), loss_acc((ta + tc) / 2)
+        for key, value in (("distance", float((ta - tb).norm())),
+                           ("aligned_distance", float((ta - tc).norm())),
+                           ("mid_loss", mid[0]), ("aligned_mid_loss", mid_aligned[0]),
+                           ("mid_acc", mid[1]), ("aligned_mid_acc", mid_aligned[1]),
+                           ("end_loss", (ends_la[0][0] + ends_la[1][0]) / 2),
+                           ("end_acc", (ends_la[0][1] + ends_la[1][1]) / 2),
+                           ("aligned_changed",
+                            int((aligned(x).argmax(1) != ends[b](x).argmax(1)).sum()))):
+            rows[key].append(value)
+    return {"pred": pred, "labels": labels.numpy(), "pairs": pairs,
+            **{key: np.asarray(v) for key, v in rows.items()}}
+
+
+def _pair_disagreement(pred: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
+    """Share of test images two runs label differently, per pair: ``(pairs,)``."""
+    return np.asarray([np.mean(pred[a] != pred[b]) for a, b in pairs])
+
+
+def function_space_table(results: dict, fs: dict):
+    """Per snapshot epoch: test accuracy over runs, the disagreement of two runs (share of
+    test images they label differently) over all pairs and over the disjoint pairs (0, 1),
+    (2, 3), ... (independent, so with a t interval), and disagreement ÷ (error_a + error_b)
+    (at most 1, reached when the two runs never err on the same image); and how far, relative
+    to its start → end distance, each run's snapshot is from its end point.
+
+    Args:
+        results: what :func:`run` returns.
+        fs: what :func:`function_space` returns.
+
+    Returns:
+        A display DataFrame, one row per snapshot epoch.
+    """
+    from hw1.report import ci, table
+
+    pred, labels = fs["pred"], fs["labels"]
+    errors = np.mean(pred != labels, axis=2)  # (R, S)
+    snaps = _part(results, "whole")
+    to_end = np.linalg.norm(snaps - snaps[:, -1:], axis=2)  # (R, S)
+    share = to_end / to_end[:, :1]
+    pairs, disjoint = fs["pairs"], _disjoint_pairs(len(pred))
+    rows = []
+    for s, epoch in enumerate(results["snapshot_epochs"]):
+        dis = _pair_disagreement(pred[:, s], pairs)
+        bound = np.asarray([errors[a, s] + errors[b, s] for a, b in pairs])
+        rows.append({"epoch": epoch, "test accuracy %, mean ± 95% t": ci(100 * (1 - errors[:, s])),
+                     "disagreement, all pairs, mean (range)": _mean_range(dis),
+                     "disagreement, disjoint pairs, mean ± 95% t":
+                         ci(_pair_disagreement(pred[:, s], disjoint)),
+                     "disagreement ÷ (err_a + err_b), mean": float(np.mean(dis / bound)),
+                     "distance to the run's end ÷ start → end, mean (range)":
+                         _mean_range(share[:, s])})
+    return table(rows)
+
+
+def alignment_table(results: dict, fs: dict):
+    """At the end of training: two runs' parameter distance before and after aligning the
+    second's hidden units to the first's, and the test loss and accuracy at the midpoint of
+    the straight line between them (the ends' mean beside it). All pairs as mean (range);
+    the disjoint pairs (0, 1), (2, 3), ... are independent, so their paired aligned ÷
+    unaligned ratio gets a 95% t interval (the one comparison this table is for).
+
+    Args:
+        results: what :func:`run` returns.
+        fs: what :func:`function_space` returns.
+
+    Returns:
+        A display DataFrame, one row per quantity.
+    """
+    from hw1.report import ci, table
+
+    pairs = fs["pairs"]
+    chosen = [pairs.index(p) for p in _disjoint_pairs(len(fs["pred"]))]
+    ratio = fs["aligned_distance"] / fs["distance"]
+    norm = np.linalg.norm(_part(results, "whole")[:, -1], axis=1).mean()
+    rows = [("distance between two ends", fs["distance"]),
+            ("the same after alignment", fs["aligned_distance"]),
+            ("aligned ÷ unaligned distance", ratio),
+            ("aligned distance ÷ mean ‖θ_end‖", fs["aligned_distance"] / norm),
+            ("test loss, mean of the two ends", fs["end_loss"]),
+            ("test loss at the midpoint, unaligned", fs["mid_loss"]),
+            ("test loss at the midpoint, aligned", fs["aligned_mid_loss"]),
+            ("test accuracy %, mean of the two ends", 100 * fs["end_acc"]),
+            ("test accuracy % at the midpoint, unaligned", 100 * fs["mid_acc"]),
+            ("test accuracy % at the midpoint, aligned", 100 * fs["aligned_mid_acc"]),
+            ("test images whose label the alignment changes", fs["aligned_changed"])]
+    return table([{"quantity": name, f"all {len(pairs)} pairs, mean (range)": _mean_range(v),
+                   f"{len(chosen)} disjoint pairs, mean ± 95% t": ci(v[chosen])}
+                  for name, v in rows])
+
+
+def function_space_figure(results: dict, fs: dict) -> plt.Figure:
+    """Left: test-set disagreement of two runs and their test error over the snapshot
+    epochs (mean over pairs / runs; the band is the range over all pairs). Right: each pair's
+    parameter distance at the end, before and after aligning hidden units.
+
+    Args:
+        results: what :func:`run` returns.
+        fs: what :func:`function_space` returns.
+
+    Returns:
+        The figure, saved as ``optimization_trajectories_function_space_and_alignment``.
+    """
+    epochs = np.asarray(results["snapshot_epochs"])
+    pred, labels = fs["pred"], fs["labels"]
+    dis = np.stack([_pair_disagreement(pred[:, s], fs["pairs"]) for s in range(len(epochs))], 1)
+    errors = np.mean(pred != labels, axis=2)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.4, 4.0), layout="constrained")
+    left.fill_between(epochs, dis.min(0), dis.max(0), color="C0", alpha=0.2,
+                      label="disagreement, range over pairs")
+    left.plot(epochs, dis.mean(0), "-o", ms=3, color="C0", label="disagreement, mean over pairs")
+    left.plot(epochs, errors.mean(0), "-s", ms=3, color="C3", label="test error, mean over runs")
+    left.set(yscale="log", xlabel="epoch", ylabel="share of test images",
+             title=f"Two runs in function space ({len(labels):,} test images)")
+    left.legend(fontsize=9)
+    order = np.argsort(fs["distance"])
+    x = np.arange(len(order))
+    right.plot(x, fs["distance"][order], "o", color="C0", ms=4, label="unaligned")
+    right.plot(x, fs["aligned_distance"][order], "o", color="C2", ms=4,
+               label="after aligning hidden units")
+    right.set(xlabel="pair of runs (sorted by unaligned distance)", ylabel="‖θ_a − θ_b‖",
+              title="Two ends in parameter space", ylim=(0, None))
+    right.legend(fontsize=9)
+    save_figure(fig, "optimization_trajectories_function_space_and_alignment")
+    return fig
+
+
 def make_figures(results: dict) -> list[plt.Figure]:
-    """Trajectories on the shared PCA plane, whole model and first layer."""
-    return [trajectory_figure(results, part) for part in _parts()]
+    """Trajectories on the shared PCA plane, whole model and first layer, then the
+    function-space and alignment figure."""
+    cfg = Config.resolve()
+    return [*(trajectory_figure(results, part) for part in _parts()),
+            function_space_figure(results, function_space(results, cfg))]

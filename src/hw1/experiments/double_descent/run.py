@@ -25,7 +25,7 @@ import torch
 from hw1.config import ExperimentConfig
 from hw1.data import DATASETS, load_subset
 from hw1.ensemble import train_ensemble
-from hw1.experiments.random_labels import corrupt_labels
+from hw1.experiments.random_labels.run import corrupt_labels
 from hw1.models import count_params, image_mlp
 from hw1.store import RunStore
 
