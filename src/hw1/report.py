@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hw1.intervals import holm  # noqa: F401  (re-exported: moved to hw1.intervals)
 from hw1.paths import REPO_ROOT, figures_dir
 
 DIGITS = 3
@@ -90,26 +91,6 @@ def paired(a: Sequence[float], b: Sequence[float], digits: int = DIGITS) -> dict
     low, high = stats.ttest_rel(a, b).confidence_interval(0.95)
     return {"difference [95% CI]": diff(float((a - b).mean()), float(low), float(high), digits),
             "CI excludes 0": "yes" if low > 0 or high < 0 else "no"}
-
-
-def holm(p_values) -> np.ndarray:
-    """Holm's step-down adjustment of ``p_values`` ``(m,)``: sorted ascending, the i-th
-    smallest becomes ``max over j <= i of min(1, (m - j + 1) p_(j))``; returned in the input
-    order.
-
-    Args:
-        p_values: the uncorrected p-values of one family of tests.
-
-    Returns:
-        the adjusted p-values, ``(m,)``.
-    """
-    p = np.asarray(p_values, dtype=float)
-    m = len(p)
-    order = np.argsort(p)
-    adjusted = np.minimum(1.0, (m - np.arange(m)) * p[order])
-    out = np.empty(m)
-    out[order] = np.maximum.accumulate(adjusted)
-    return out
 
 
 def _cell(value: object) -> object:
