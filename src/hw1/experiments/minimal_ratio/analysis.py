@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from hw1.report import diff, holm, num, table
+from hw1.intervals import holm
+from hw1.report import diff, num, table
 
 #: relative cutoffs λ_cut of the sweep (eigenvalues with |λ| <= λ_cut·max|λ| count as zero)
 TAUS = np.concatenate([[0.0], 10.0 ** np.arange(-16, -1.99, 0.5)])
@@ -21,7 +22,8 @@ TAUS = np.concatenate([[0.0], 10.0 ** np.arange(-16, -1.99, 0.5)])
 BAND_GAP = 0.02
 
 __all__ = ["BAND_GAP", "TAUS", "band_labels", "correlation_table", "counts", "counts_at",
-           "cutoff_table", "deep_table", "flatness_table", "label", "null_share", "paired_table",
+           "cutoff_table", "deep_table", "flatness_table", "index_loss_line", "label", "null_share",
+           "paired_table",
            "rank_table", "ratio_at_weyl", "ratio_vs_cutoff", "refinement_table",
            "residual_table", "summary", "weyl_levels", "weyl_table", "within_spearman",
            "zero_table"]
@@ -299,7 +301,9 @@ def _paired(log_g: np.ndarray, log_l: np.ndarray, resamples: int = 2000, seed: i
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(dg), size=(resamples, len(dg)))
     boot = np.array([_spearman(dg[i], dl[i]) for i in idx])
-    low, high = np.nanpercentile(boot, [2.5, 97.5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = np.nanpercentile(boot, [2.5, 97.5])
     slope = float(np.polyfit(dg, dl, 1)[0]) if np.ptp(dg) > 0 else np.nan
     return {"n": len(dg), "dg": float(np.median(dg)), "dl": float(np.median(dl)),
             "fell": int((dl < 0).sum()), "rho": _spearman(dg, dl), "low": float(low),
@@ -394,12 +398,16 @@ def _controlled(ratio, loss, groups, resamples: int, seed: int) -> dict:
     permutation p-value (ratios shuffled within groups)."""
     rng = np.random.default_rng(seed)
     rho = within_spearman(ratio, loss, groups)
+    if np.isnan(rho):
+        return {"rho": rho, "low": np.nan, "high": np.nan, "p": np.nan}
     n = len(ratio)
     boot = []
     for _ in range(resamples):
         i = rng.integers(0, n, n)
         boot.append(within_spearman(ratio[i], loss[i], groups[i]))
-    low, high = np.nanpercentile(boot, [2.5, 97.5])
+    with warnings.catch_warnings():  # all-NaN resamples (no group with two runs)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = np.nanpercentile(boot, [2.5, 97.5])
     hits = 0
     for _ in range(resamples):
         shuffled = ratio.copy()
@@ -431,9 +439,12 @@ def correlation_table(results: dict, resamples: int = 1000, seed: int = 0):
             rows.append({"runs": name, "controlled for": control,
                          "Spearman [95% CI]": diff(x["rho"], x["low"], x["high"]),
                          "p (permutation)": x["p"]})
-    adjusted = holm([row["p (permutation)"] for row in rows])
-    for row, p in zip(rows, adjusted, strict=True):
-        row["p (Holm)"] = float(p)
+    p = np.array([row["p (permutation)"] for row in rows], dtype=float)
+    tested = ~np.isnan(p)
+    adjusted = np.full(len(p), np.nan)
+    adjusted[tested] = holm(p[tested])
+    for row, q in zip(rows, adjusted, strict=True):
+        row["p (Holm)"] = float(q)
     return table(rows)
 
 
@@ -472,3 +483,19 @@ def summary(results: dict) -> dict[str, float]:
         out[f"{name}: runs with index > 0 at δ"] = int((c["negative"] > 0).sum())
         out[f"{name}: Spearman ratio vs loss"] = _spearman(ratio_at_weyl(r), _losses(r))
     return out
+
+
+def index_loss_line(per_activation: dict, cutoff: float = 1e-12) -> str:
+    """One task's Spearman correlation of the index (fraction of λ < −λ_cut·max|λ|) with the
+    loss at a relative cutoff, per activation, with the median index of the lower- and the
+    higher-loss half of the runs, as one printable line."""
+    parts = []
+    for act, r in per_activation.items():
+        eig = np.asarray(r["refined_eigenvalues"], dtype=float)
+        index = counts(eig, cutoff)["negative"] / eig.shape[1]
+        loss = _losses(r)
+        low = loss <= np.median(loss)
+        parts.append(f"{label('main', act)}: Spearman {num(_spearman(index, loss))}, median "
+                     f"index {num(float(np.median(index[low])))} (lower-loss half) vs "
+                     f"{num(float(np.median(index[~low])))} (higher-loss half)")
+    return f"index at λ_cut = {_cut(cutoff)} vs loss: " + "; ".join(parts)

@@ -74,8 +74,8 @@ class Config(ExperimentConfig):
     control_runs: int = 20
 
 
-Config.register(full=Config(), smoke=Config(n_points=48, widths=(5, 5), runs=3, phase1_steps=30,
-                                            phase2_steps=30, refine_max_iter=3, deep_runs=1,
+Config.register(full=Config(), smoke=Config(n_points=48, widths=(5, 5), runs=3, phase1_steps=15,
+                                            phase2_steps=15, refine_max_iter=3, deep_runs=1,
                                             deep_max_iter=3, control_side=5, control_runs=3))
 
 
