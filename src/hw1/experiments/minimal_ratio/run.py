@@ -143,10 +143,10 @@ def measure_point(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict:
     Returns:
         dict with ``H`` ``(P, P)``; eigenvalues ``eig`` (of H), ``eig_gn`` (of G), ``eig_res``
         (of R), each ``(P,)`` ascending numpy; ``g_spectrum`` ``(P,)``: the squared
-        components of the gradient g on H's eigenvectors, in ``eig``'s order; ``loss``, ``grad_norm``, ``hg_ratio``
-        (``‖Hg‖/‖g‖``), ``rank_gn`` (numerical rank of the Jacobian, = rank G),
-        ``res_lam_min_null`` (the most negative eigenvalue of R restricted to the null space
-        of G, 0 when that space is empty), all float64.
+        components of the gradient g on H's eigenvectors, in ``eig``'s order; ``loss``,
+        ``grad_norm``, ``hg_ratio`` (``‖Hg‖/‖g‖``), ``rank_gn`` (numerical rank of the
+        Jacobian, = rank G), ``res_lam_min_null`` (the most negative eigenvalue of R
+        restricted to the null space of G, 0 when that space is empty), all float64.
     """
     s = gauss_newton_split(model, x, y)
     G, R = s["gauss_newton"], s["residual_part"]
@@ -158,7 +158,8 @@ def measure_point(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict:
                 else 0.0)
     g_norm = float(g.norm())
     eig, vec = torch.linalg.eigh(H)
-    return {"H": H, "eig": eig.numpy(), "g_spectrum": ((vec.T @ g) ** 2).numpy(), "eig_gn": eig_gn.numpy(),
+    return {"H": H, "eig": eig.numpy(), "g_spectrum": ((vec.T @ g) ** 2).numpy(),
+            "eig_gn": eig_gn.numpy(),
             "eig_res": torch.linalg.eigvalsh(R).numpy(),
             "loss": float((s["residual"] ** 2).mean()), "grad_norm": g_norm,
             "hg_ratio": float((H @ g).norm()) / g_norm if g_norm > 0 else math.nan,
