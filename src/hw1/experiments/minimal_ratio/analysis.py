@@ -240,12 +240,17 @@ def cutoff_table(per_activation: dict, cutoffs: tuple[float, ...] = (0.0, 1e-12,
 def rank_table(results: dict):
     """Per task and activation: the rank of the Gauss–Newton part G beside its bounds: the
     number of data points N and, for ReLU, (d + 1) × the linear regions holding data (within
-    one region the Jacobian rows span at most d + 1 dimensions, d the input dimension)."""
+    one region the Jacobian rows span at most d + 1 dimensions, d the input dimension); and
+    the positive eigenvalues of H beyond the Weyl bound (the minimal ratio's numerator) beside
+    it, with their Spearman correlation over runs."""
     rows = []
     for name, act, r in _each(results):
         rank = np.array([f["rank_gn"] for f in r["refined"]])
+        positive = counts_at(r["refined_eigenvalues"], weyl_levels(r))["positive"]
         row = {"runs": f"{name} ({len(rank)})", "N": r["n_points"], "P": r["n_params"],
                "rank G: median (lowest–highest)": _median_range(rank),
+               "positive λ of H beyond δ: median": _count(np.median(positive)),
+               "Spearman: positive beyond δ vs rank G": _spearman(positive, rank),
                "(d+1)·regions: median (lowest–highest)": "",
                "runs with rank G ≤ (d+1)·regions": "", "alive units: median": ""}
         if act == "relu":
