@@ -236,3 +236,58 @@ def top_hessian_eigenvalue(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y
                 Q[j + 1] = w / beta[j]
     T = torch.diag(alpha[:m]) + torch.diag(beta[: m - 1], 1) + torch.diag(beta[: m - 1], -1)
     return float(torch.linalg.eigvalsh(T).max())
+
+
+def gauss_newton_split(model: nn.Module, X: torch.Tensor, y: torch.Tensor,
+                       chunk_size: int | None = None) -> dict[str, torch.Tensor]:
+    """The Hessian of the mean squared error split into its Gauss–Newton and residual parts.
+
+    For ``L(θ) = (1/M) Σ_j (f_j(θ) − y_j)²`` over the ``M = N·K`` output entries ``f_j``
+    (``torch.nn.functional.mse_loss`` with its default mean), with residuals
+    ``r_j = f_j − y_j`` and the Jacobian ``J = ∂f/∂θ`` ``(M, P)``::
+
+        H = G + R,   G = (2/M) JᵀJ,   R = (2/M) Σ_j r_j ∇²f_j(θ).
+
+    ``G`` (the Gauss–Newton matrix) is positive semi-definite with ``rank G = rank J``; every
+    negative eigenvalue of ``H`` needs ``R``, which vanishes where the fit is exact
+    (Schraudolph 2002; Sagun et al. 2017). ``R`` is computed on its own, as the Hessian of
+    ``θ ↦ (2/M) Σ_j r_j f_j(θ)`` with ``r`` held fixed, not as ``H − G``, so ``G + R`` can be
+    checked against :func:`hessian`.
+
+    Args:
+        model: the network (P parameters), mapping ``X`` ``(N, ...)`` to ``(N, K)`` or
+            ``(N,)``; evaluated in eval mode, in float64, on a copy.
+        X: inputs ``(N, ...)``; y: targets of the model's output shape.
+        chunk_size: Jacobian/Hessian columns per vmapped batch; None: all at once (fastest
+            for the small networks this is meant for).
+
+    Returns:
+        dict of float64 tensors: ``jacobian`` ``(M, P)``, ``residual`` ``(M,)``,
+        ``gauss_newton`` ``(P, P)``, ``residual_part`` ``(P, P)`` (both exactly symmetric),
+        and ``gradient`` ``(P,)`` = ``(2/M) Jᵀ r``.
+
+    Raises:
+        ValueError: if the model's output and ``y`` differ in shape.
+        MemoryError: when a P x P float64 matrix would exceed :data:`HESSIAN_MEMORY_LIMIT`.
+    """
+    n_params = sum(p.numel() for p in model.parameters())
+    _check_hessian_size(n_params)
+    with eval_mode(model):
+        out_fn, theta = flat_loss(model, lambda out, target: out.reshape(-1), X, y,
+                                  dtype=torch.float64)
+        out = out_fn(theta).detach()
+        target = y.to(torch.float64).reshape(-1)
+        if out.shape != target.shape:
+            raise ValueError(f"gauss_newton_split: the model's output has {out.numel()} "
+                             f"entries but y has {target.numel()}; they must match (MSE).")
+        residual = out - target
+        M = residual.numel()
+        J = jacrev(out_fn, chunk_size=chunk_size)(theta)  # (M, P)
+
+        def weighted(flat: torch.Tensor) -> torch.Tensor:
+            return (2.0 / M) * (residual * out_fn(flat)).sum()
+
+        R = jacrev(grad(weighted), chunk_size=chunk_size)(theta)
+    G = (2.0 / M) * J.T @ J
+    return {"jacobian": J, "residual": residual, "gauss_newton": (G + G.T) / 2,
+            "residual_part": (R + R.T) / 2, "gradient": (2.0 / M) * J.T @ residual}
