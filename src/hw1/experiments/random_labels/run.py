@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import ClassVar
 
+import numpy as np
 import torch
 
 from hw1.config import ExperimentConfig
@@ -105,7 +106,10 @@ def _unit(cfg: Config, spec: dict, seeds: list[int]) -> tuple[dict, str]:
                                 desc=f"{fraction:.0%} of labels random",
                                 on_train_correct=by_subset)
     loss_fn = loss_function("cross_entropy")
-    test_loss, test_acc = evaluate_ensemble(ens, loss_fn, data.x_test, data.y_test)
+    test_correct = torch.zeros(len(models), len(data.y_test), dtype=torch.bool,
+                               device=ens.flat.device)  # (R, n_test)
+    test_loss, test_acc = evaluate_ensemble(ens, loss_fn, data.x_test, data.y_test,
+                                            correct_out=test_correct)
     true_loss, true_acc = evaluate_ensemble(ens, loss_fn, data.x_train, data.y_train)
     rows = []
     for r, (s, h) in enumerate(zip(seeds, hists, strict=True)):
@@ -119,7 +123,7 @@ def _unit(cfg: Config, spec: dict, seeds: list[int]) -> tuple[dict, str]:
                      "history": {**{k: getattr(h, k) for k in ("epoch", "train_loss",
                                                                "train_acc")}, **subsets}})
     return ({"rows": rows, "n_params": count_params(models[0]), "n_test": len(data.y_test)},
-            data.source)
+            data.source, {"test_correct": test_correct.cpu().numpy()})
 
 
 def run(cfg: Config, executor: Executor | None = None) -> dict:
@@ -131,7 +135,8 @@ def run(cfg: Config, executor: Executor | None = None) -> dict:
 
     Returns:
         ``{"dataset", "source", "criterion", "n_params", "n_test", "levels": {fraction:
-        [one dict per seed]}}``.
+        [one dict per seed]}, "test_correct": {fraction: (seeds, n_test) bool, whether each
+        seed's model classifies each test image correctly}}``.
     """
     base = {k: v for k, v in cfg.to_dict().items() if k not in ("corruption", "seeds")}
     items = [({**base, "corruption": c}, list(cfg.seeds)) for c in cfg.corruption]
@@ -141,4 +146,6 @@ def run(cfg: Config, executor: Executor | None = None) -> dict:
             "target_train_acc": cfg.target_train_acc,
             "n_test": runs[0].result["n_test"],
             "levels": {c: run.result["rows"] for c, run in zip(cfg.corruption, runs,
-                                                               strict=True)}}
+                                                               strict=True)},
+            "test_correct": {c: np.asarray(run.arrays["test_correct"], dtype=bool)
+                             for c, run in zip(cfg.corruption, runs, strict=True)}}
