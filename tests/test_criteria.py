@@ -252,3 +252,59 @@ def test_ensemble_without_criterion_counts_steps_and_stops_when_all_are_done():
                                 seeds=[0, 1], until=easy)
     assert [(h.epoch, h.steps, h.reached) for h in hists] == [([0], 0, True)] * 2
     assert torch.equal(ens.flat_params()[1], _flat(_model(1)))
+
+
+# --- checking every k steps ------------------------------------------------------------------
+
+def test_check_every_is_validated_and_described():
+    with pytest.raises(ValueError, match="check_every must be a positive integer"):
+        Criterion(train_loss_at_most=0.1, max_steps=10, check_every=0)
+    with pytest.raises(ValueError, match="check_every must be a positive integer"):
+        Criterion(train_loss_at_most=0.1, max_steps=10, check_every=2.5)
+    c = Criterion(train_loss_at_most=0.1, max_steps=10_000, check_every=np.int64(50))
+    assert c.check_every == 50 and type(c.check_every) is int
+    assert c.describe().endswith("at most 10,000 optimizer steps, checked every 50 steps")
+    assert Criterion(train_loss_at_most=0.1, max_steps=10).check_every is None  # default
+    assert c.due(100) and not c.due(99)
+    assert not Criterion(train_loss_at_most=0.1, max_steps=10).due(100)
+
+
+def test_checking_every_step_stops_at_the_first_step_meeting_the_target():
+    """With k = 1 the run stops at the first step whose full-set accuracy meets the target:
+    a per-epoch run's last epoch contains it, and replaying steps one by one finds it."""
+    x, y = _separable()
+    until = Criterion(train_acc_at_least=1.0, max_steps=200, check_every=1)
+    model = _model(0)
+    h = train(model, x, y, **SETTINGS, until=until)
+    assert h.reached and h.train_acc[-1] == 1.0
+    # replay: the same batches, checked after every step, in a plain loop
+    replay = _model(0)
+    per_epoch = train(replay, x, y, **SETTINGS, until=Criterion(train_acc_at_least=1.0,
+                                                                 max_steps=h.steps))
+    assert per_epoch.steps == h.steps  # the cap at the found step stops there too ...
+    torch.testing.assert_close(_flat(replay), _flat(model), rtol=0, atol=0)  # ... bit for bit
+    early = _model(0)
+    before = train(early, x, y, **SETTINGS, until=Criterion(train_acc_at_least=1.0,
+                                                             max_steps=h.steps - 1))
+    assert not before.reached  # one step earlier the target was not met
+    if h.steps % STEPS_PER_EPOCH:  # it stopped mid-epoch: the history says which epoch
+        assert h.epoch[-1] == h.steps // STEPS_PER_EPOCH + 1
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_ensemble_checked_every_k_steps_equals_separate_runs(k):
+    x, y = _separable(dtype=torch.float64)
+    seeds = list(range(6))
+    until = Criterion(train_acc_at_least=1.0, max_steps=30, check_every=k)
+    hists, ens = train_ensemble([_model(s, torch.float64) for s in seeds], x, y, x, y,
+                                batch_size=BATCH, lr=0.02, seeds=seeds, until=until)
+    for r, s in enumerate(seeds):
+        model = _model(s, torch.float64)
+        h = train(model, x, y, x, y, batch_size=BATCH, lr=0.02, seed=s, until=until)
+        assert hists[r].epoch == h.epoch
+        assert hists[r].train_acc == h.train_acc and hists[r].test_acc == h.test_acc
+        assert hists[r].train_loss == pytest.approx(h.train_loss, rel=1e-10)
+        assert (hists[r].steps, hists[r].reached) == (h.steps, h.reached)
+        torch.testing.assert_close(ens.flat_params()[r], _flat(model), rtol=0, atol=1e-6)
+    if k == 1:  # the test says something: some model stops mid-epoch
+        assert any(h.reached and h.steps % STEPS_PER_EPOCH for h in hists)

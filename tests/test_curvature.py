@@ -155,3 +155,22 @@ def test_hessian_too_large_says_size_and_points_to_lanczos():
     model = nn.Linear(20_000, 1)
     with pytest.raises(MemoryError, match=r"20001 x 20001 \(3\.0 GiB.*top_hessian_eigenvalue"):
         hessian(model, mse, torch.zeros(1, 20_000), torch.zeros(1, 1))
+
+
+def test_top_eigenvalue_with_a_tolerance_stops_early_and_stays_within_it(monkeypatch):
+    torch.manual_seed(1)
+    model = mlp(3, [6, 5], 2).double()
+    X = torch.randn(40, 3, dtype=torch.float64)
+    y = torch.randint(0, 2, (40,))
+    ce = nn.functional.cross_entropy
+    exact = torch.linalg.eigvalsh(hessian(model, ce, X, y)).max().item()
+    import hw1.metrics.curvature as curvature
+
+    calls = []
+    real = curvature._largest_ritz
+    monkeypatch.setattr(curvature, "_largest_ritz", lambda a, b: calls.append(1) or real(a, b))
+    top = top_hessian_eigenvalue(model, ce, X, y, iterations=80, tol=1e-9)
+    assert top == pytest.approx(exact, rel=1e-6)
+    assert len(calls) < sum(p.numel() for p in model.parameters())  # stopped early
+    with pytest.raises(ValueError, match="tol must be positive"):
+        top_hessian_eigenvalue(model, ce, X, y, tol=0.0)

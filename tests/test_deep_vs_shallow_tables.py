@@ -24,42 +24,71 @@ def _simulated():
     results = {}
     for fn in ("sinc", "square_wave"):
         results[fn] = {}
-        for depth, losses in ((1, [0.1, 0.2]), (2, [0.05, 0.5]), (5, [1e-6, 0.3])):
+        for depth, losses in ((1, [0.1, 0.2, 0.3]), (2, [0.05, 0.5, 1e-4]),
+                              (5, [1e-6, 0.3, 1e-5])):
             results[fn][depth] = {
-                "steps": [0, 5, 10], "adam_loss_curves": [[1.0, 0.5, 0.2]] * 4,
-                "lrs": [0.01, 0.1], "seeds": [0, 1], "best_lr": 0.1,
-                "adam_final_loss": [[0.3, 0.4], [0.2, 0.25]],
-                "fits": [_fit(losses[0], "converged"), _fit(losses[1], "stalled")],
-                "linear_pieces": [10 * depth, 10 * depth + 4], "n_params": 300 + depth,
-                "widths": [8] * depth, "grid": grid, "predictions": np.zeros((2, len(grid)))}
+                "steps": [0, 5, 10], "adam_loss_curves": [[1.0, 0.5, 0.2]] * 3,
+                "lrs": [0.01, 0.1], "seeds": [0, 1, 2], "selection_seeds": [100],
+                "best_lr": 0.1, "selection_final_loss": [[0.3], [0.2]],
+                "fits": [_fit(losses[0], "converged"), _fit(losses[1], "stalled"),
+                         _fit(losses[2], "converged")],
+                "constant_mse": 1.0,
+                "linear_pieces": [10 * depth, 10 * depth + 4, 10 * depth + 2],
+                "n_params": 300 + depth, "widths": [8] * depth, "grid": grid,
+                "predictions": np.zeros((3, len(grid)))}
     return results
 
 
-def test_simulate_function_tables_are_short_labelled_dataframes():
+def test_simulate_function_tables_are_short_labelled_dataframes(tmp_path):
     results = _simulated()
-    summary = sf.summary(results)
+    summary = sf.summary(results, 0.01)
     assert isinstance(summary, pd.DataFrame) and len(summary) == 6 <= MAX_ROWS
-    assert ("finish ended in (seeds)", "stalled") in summary.columns
     assert summary[("finish ended in (seeds)", "stalled")].tolist() == ["1"] * 6
-    comparison = sf.depth_comparison(results)
-    loss, regions = comparison["log10 final MSE"], comparison["activation regions"]
-    assert len(comparison) == 6 and loss["CI excludes 0"].isin(["yes", "no"]).all()
-    assert loss["difference [95% CI]"].str.match(r"^[+−]?[\d.e−]+ \[").all()
-    assert regions["difference [95% CI]"].iloc[1].startswith("+40.0 [")  # 5 − 1 layers
-    seeds = sf.per_seed_table(results, "sinc")
-    assert seeds["MSE change, last 50 kept steps (%)"].eq("").all()  # traces of 3 steps
-    seeds = sf.per_seed_table(results, "sinc")
-    assert len(seeds) == 6 and set(seeds["finish ended in"]) == {"plateau", "stalled"}
+    # threshold 0.01: depth 1 none of 3, depth 2 one (1e-4), depth 5 two (1e-6, 1e-5)
+    assert summary[("success", "seeds")].tolist() == ["0 of 3", "1 of 3", "2 of 3"] * 2
+    # Wilson upper bound at 0 of 3: z²/(n + z²) = 0.5615
+    assert summary[("success", "probability [95% Wilson]")].iloc[0] == "0 [0, 0.561]"
+    comparison = sf.depth_comparison(results, 0.01)
+    assert len(comparison) == 6
+    assert comparison[("success probability", "difference")].iloc[1] == "0.667"  # 5 − 1
+    assert comparison[("activation regions", "difference [95% CI]")].iloc[1].startswith(
+        "+40.0 [")
     assert list(sf.lr_table(results).columns) == ["target", "hidden layers", "lr 0.01",
-                                                  "lr 0.1", "best lr"]
-    assert sf.loss_ratio_table(results).iloc[2, 2] == "1.00"
+                                                  "lr 0.1", "chosen lr", "at grid edge",
+                                                  "runner-up ÷ chosen median"]
+    assert sf.lr_table(results)["at grid edge"].eq("highest").all()
+    finish = sf.finish_table(results)
+    assert finish["plateau"].tolist() == ["2"] * 6
+    rows = sf.per_seed_rows(results, 0.01)
+    assert len(rows) == 18 and sum(r["success"] for r in rows) == 6
+    flip = sf.flip_check(results, 0.01, deep=5, shallow=1)
+    # 2 of 3 against 0 of 3: Fisher p = 0.4 (exact: C(3,2)C(3,0)/C(6,2) = 0.2, two-sided 0.4);
+    # flipped, 1 of 3 against 0 of 3: p = 1
+    assert flip["Fisher p"].tolist() == ["0.400"] * 2
+    assert flip["Fisher p, one seed flipped"].tolist() == ["1.00"] * 2
+
+
+def test_rate_selection_rule_takes_the_lowest_median_and_ignores_diverged_runs():
+    losses = np.array([[0.1, 0.5, 0.4], [0.3, 0.2, 0.25], [np.nan, 0.01, 0.01]])
+    # medians: 0.4, 0.25, and row 2 has a diverged run (inf) -> median 0.01 still lowest
+    assert sf.choose_rate(losses) == 2
+    losses[2] = [np.nan, np.nan, 0.01]  # median inf
+    assert sf.choose_rate(losses) == 1
+
+
+def test_selection_and_evaluation_seeds_must_differ():
+    import pytest
+
+    with pytest.raises(ValueError, match="disjoint"):
+        sf.Config.resolve(selection_seeds=(0,), seeds=(0, 1))
 
 
 def test_simulate_function_figures_fit_the_readme_and_list_only_drawn_endings(tmp_path):
     figs = sf.make_figures(_simulated())
-    for name in ("simulate_function_predictions", "simulate_function_training_loss"):
+    for name in ("simulate_function_predictions", "simulate_function_training_loss",
+                 "simulate_function_success"):
         assert png_width(tmp_path / "figures" / f"{name}.png") <= MAX_WIDTH_PX
-    labels = [t.get_text() for t in figs[1].axes[2].get_legend().get_texts()]
+    labels = [t.get_text() for t in figs[2].axes[2].get_legend().get_texts()]
     assert "end: plateau" in labels and "end: stalled" in labels
     assert "end: step cap" not in labels  # no run hit the cap, so no marker for it
     plt.close("all")
@@ -74,9 +103,14 @@ def _history(acc):
 
 def _trained():
     def family(depth, final):
+        rng = np.random.default_rng(depth)
+        labels = np.arange(1000) % 10
+        predictions = np.stack([np.where(rng.random(1000) < final, labels, (labels + 1) % 10)
+                                for _ in range(3)])
         return {"histories": [_history(list(np.linspace(0.1, final + s / 100, 6)))
                               for s in range(3)],
-                "n_params": 1000, "widths": [8] * depth, "conv_params": 400, "head_params": 600}
+                "n_params": 1000, "widths": [8] * depth, "conv_params": 400, "head_params": 600,
+                "test_predictions": predictions, "test_labels": labels}
 
     return {"mnist": {"source": "MNIST (made up)", "n_test": 1000,
                       "heads": {"flatten": {1: family(1, 0.8), 2: family(2, 0.9)},
@@ -91,7 +125,11 @@ def test_train_actual_task_tables_and_figure():
     differences = tat.depth_differences(results)
     assert differences["deeper − shallower"].tolist() == ["2 − 1 conv layers",
                                                           "4 − 2 conv layers"]
-    assert list(differences.columns[-3:]) == ["Welch p", "Holm p (all 2)", "Holm p < 0.05"]
+    assert list(differences.columns[-3:]) == ["Holm p, images", "Holm p, seeds",
+                                              "both Holm p < 0.05"]
+    # the made-up models are right on about 80%, 90%, 50% and 85% of the images
+    assert differences["difference [95% CI over images]"].iloc[0].startswith("+0.0")
+    assert differences["both Holm p < 0.05"].tolist() == ["yes", "yes"]
     assert summary["map size before head"].tolist() == ["14×14", "7×7", "7×7", "1×1"]
     speed = tat.learning_speed(results)
     assert list(speed.columns)[-3:] == ["after epoch 1", "after epoch 3", "after epoch 5"]

@@ -62,5 +62,6 @@ def test_figures_are_rerendered_from_the_store_alone(tmp_path, monkeypatch, caps
     made = sorted(p.name for p in (tmp_path / "figures").glob("*.png"))
     assert made == ["gradient_noise_scale_and_adam_update.png", "gradient_norm_and_loss.png",
                     "gradient_norm_noise.png", "simulate_function_predictions.png",
+                    "simulate_function_success.png",
                     "simulate_function_training_loss.png"]
     assert figures.main(["no_such_experiment"]) == 2

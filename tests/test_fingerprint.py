@@ -44,13 +44,13 @@ def test_compute_path_follows_imports_and_leaves_out_presentation():
 
 @pytest.mark.parametrize("module, old, new", [
     # plotting code: the figure function, a helper only it calls, the shared plotting module
-    (ENTRY, 'ax.axvline(x, color="grey", lw=0.8, ls=":")',
+    (f"{ENTRY}.figures", 'ax.axvline(x, color="grey", lw=0.8, ls=":")',
      'ax.axvline(x, color="grey", lw=0.9, ls=":")'),
-    ("hw1.experiments.sensitivity_sharpness", "ax.set_title(title, fontsize=9)",
+    ("hw1.experiments.sensitivity_sharpness.figures", "ax.set_title(title, fontsize=9)",
      "ax.set_title(title, fontsize=10)"),
     ("hw1.plotting", "def save_figure(", "def save_figure_renamed(x): ...\n\n\ndef save_figure("),
     # a summary (post-processing of stored results)
-    (ENTRY, '{"pair": pair, "‖θ₁ − θ₀‖₂"', '{"pair": pair.upper(), "‖θ₁ − θ₀‖₂"'),
+    (f"{ENTRY}.analysis", '{"pair": pair, "‖θ₁ − θ₀‖₂"', '{"pair": pair.upper(), "‖θ₁ − θ₀‖₂"'),
     # docstrings, comments and formatting of compute code
     ("hw1.training", '"""Mean loss and accuracy of', '"""The mean loss and accuracy of'),
     ("hw1.training", "    was_training = model.training\n",
@@ -69,7 +69,8 @@ def test_presentation_changes_keep_the_fingerprint(tree, module, old, new):
 @pytest.mark.parametrize("module, old, new, entry", [
     ("hw1.training", "total_loss / len(x)", "total_loss / max(len(x), 1)", ENTRY),
     ("hw1.metrics.interpolation", "return", "return  ", None),  # formatting only: no change
-    (ENTRY, "for al in alphas]", "for al in alphas[::-1]]", ENTRY),  # curves: compute code
+    (f"{ENTRY}.run", "torch.lerp(a[None], b[None], weights)",
+     "torch.lerp(a[None], b[None], weights.flip(0))", ENTRY),  # curves: compute code
     ("hw1.metrics.sharpness", "def sharpness(", "def _unused(): return 1\n\n\ndef sharpness(",
      "hw1.experiments.sensitivity_sharpness"),
     ("hw1.experiments.optimization_trajectories", "if epoch % cfg.snapshot_every == 0:",

@@ -186,10 +186,27 @@ def real_tree(tmp_path) -> Path:
 ])
 def test_table_only_functions_of_intervals_leave_fingerprints_alone(real_tree, old, new,
                                                                     changes):
-    entry = "hw1.experiments.interpolation"
+    entry = "hw1.experiments.probe"  # a stand-in experiment whose run uses hw1.intervals
+    (real_tree / "hw1" / "experiments" / "probe.py").write_text(
+        "from hw1.intervals import t_interval\n\n\ndef run(values):\n"
+        "    return t_interval(values)\n")
     assert "hw1.intervals" in compute_path(entry, real_tree)
     before = code_fingerprint(entry, real_tree)
     path = real_tree / "hw1" / "intervals.py"
     assert old in path.read_text()
     path.write_text(path.read_text().replace(old, new, 1))
     assert (code_fingerprint(entry, real_tree) != before) == changes
+
+
+def test_a_table_only_function_on_the_compute_path_is_refused(real_tree):
+    """If run-reachable code called a function whose digest is left out, the fingerprint
+    would miss changes to it: compute_path refuses instead."""
+    probe = real_tree / "hw1" / "experiments" / "probe.py"
+    probe.write_text("from hw1.intervals import t_interval, wilson\n\n\n"
+                     "def _table(values):\n    return wilson(1, 2)\n\n\n"
+                     "def run(values):\n    return t_interval(values)\n")
+    compute_path("hw1.experiments.probe", real_tree)  # wilson only off the run path: fine
+    probe.write_text(probe.read_text().replace("return t_interval(values)",
+                                               "return t_interval(values), _table(values)"))
+    with pytest.raises(RuntimeError, match="table-only"):
+        compute_path("hw1.experiments.probe", real_tree)

@@ -16,7 +16,9 @@ from hw1.experiments import (
     random_labels,
     sensitivity_sharpness,
 )
+from hw1.experiments.params_vs_generalization import analysis as pvg_analysis
 from hw1.models import mlp
+from hw1.report import holm, num
 from hw1.training import train
 
 
@@ -104,7 +106,10 @@ def test_kendall_with_interval_on_monotone_and_reversed_data():
 
 def test_flattening_is_the_relative_drop_over_the_last_epochs():
     row = {"train_loss_curve": [[4.0, 2.0, 1.0, 0.5], [1.0, 1.0, 1.0, 1.0]]}
-    assert params_vs_generalization._flattening(row, 2).tolist() == [0.75, 0.0]
+    assert pvg_analysis._flattening(row, 2).tolist() == [0.75, 0.0]
+    # recorded every 2 epochs: epochs 0, 2, 4, 6; 2 epochs before the end is epoch 4
+    sparse = {**row, "curve_epochs": [0, 2, 4, 6]}
+    assert pvg_analysis._flattening(sparse, 2).tolist() == [0.5, 0.0]
 
 
 def test_alpha_grid_holds_both_endpoints_and_fine_steps_around_them():
@@ -176,14 +181,20 @@ def test_directions_are_drawn_apart_from_the_initializations():
 
 def _corruption_results():
     """Two corruption levels, 3 seeds each, with histories reaching 90% and 99% at known
-    epochs (control: 1 and 2; p = 1: 4 and 6, 5 and 7, 6 and 8)."""
-    def run(e90, e99, acc, seed):
+    epochs (control: 1 and 2; p = 1: 4 and 6, 5 and 7, 6 and 8); at p = 1 half of the
+    changed labels are memorized 2 epochs before 90% overall, 90% of them at 90% overall."""
+    def run(e90, e99, acc, seed, level):
         epochs = list(range(e99 + 1))
         train = [0.99 if e >= e99 else 0.9 if e >= e90 else 0.5 for e in epochs]
+        changed = [float("nan")] * len(epochs) if level == 0 else [
+            0.99 if e >= e99 else 0.9 if e >= e90 else 0.5 if e >= e90 - 2 else 0.1
+            for e in epochs]
         return {"seed": seed, "epochs": e99, "reached": True, "test_acc": acc, "history":
-                {"epoch": epochs, "train_acc": train, "train_loss": [1.0] * len(epochs)}}
-    return {"levels": {0.0: [run(1, 2, 0.9, s) for s in range(3)],
-                       1.0: [run(6, 8, 0.11, 2), run(4, 6, 0.1, 0), run(5, 7, 0.12, 1)]}}
+                {"epoch": epochs, "train_acc": train, "train_loss": [1.0] * len(epochs),
+                 "acc_changed": changed, "acc_unchanged": [0.95] * len(epochs)}}
+    return {"levels": {0.0: [run(1, 2, 0.9, s, 0) for s in range(3)],
+                       1.0: [run(6, 8, 0.11, 2, 1), run(4, 6, 0.1, 0, 1),
+                             run(5, 7, 0.12, 1, 1)]}}
 
 
 def test_random_labels_tables_time_the_first_crossing_of_each_threshold():
@@ -197,8 +208,30 @@ def test_random_labels_tables_time_the_first_crossing_of_each_threshold():
     assert steps["difference [95% CI]"].iloc[0].startswith("+4.00 [")
     # paired by seed (matched by seed, not by order): differences 3, 4, 5 at 90%
     assert steps["paired by seed [95% CI]"].iloc[0] == "+4.00 [1.52, 6.48]"
+    # Holm over the table's 2 Welch tests (90%: 6, 4, 5 vs 1, 1, 1; 99%: 8, 6, 7 vs 2, 2, 2)
+    from scipy import stats
+    p = [stats.ttest_ind(a, b, equal_var=False).pvalue
+         for a, b in (([6, 4, 5], [1, 1, 1]), ([8, 6, 7], [2, 2, 2]))]
+    assert list(steps["Holm p"]) == [num(v) for v in holm(p)]
     control = random_labels.differences_from_control(res)
     assert control["test error: CI excludes 0"].iloc[0] == "yes"
+    # one level: Holm over one test leaves the Welch p-value unchanged
+    err = stats.ttest_ind([0.89, 0.9, 0.88], [0.1, 0.1, 0.1], equal_var=False).pvalue
+    assert control["test error: Holm p"].iloc[0] == num(err)
+
+
+def test_random_labels_times_memorization_of_the_changed_labels_on_its_own():
+    res = _corruption_results()
+    times = random_labels.changed_label_times(res)
+    assert list(times["p"]) == ["1"]  # the control has no changed labels
+    # 50% of the changed labels 2 epochs before 90% overall: seeds at 4, 2, 3
+    assert times["epochs to 50% of changed"].iloc[0] == "3.00 ± 2.5"
+    assert times["epochs to 90% of changed"].iloc[0] == "5.00 ± 2.5"
+    assert times["changed memorized at 90% overall"].iloc[0].startswith("0.900 ± ")
+    assert times["changed memorized at fit"].iloc[0].startswith("0.990 ± ")
+    steps = random_labels.level_differences(res, random_labels.CHANGED_THRESHOLDS,
+                                            "acc_changed")
+    assert len(steps) == 0  # one corrupted level: no step between corrupted levels
 
 
 def test_params_tables_show_one_row_per_width_pair_with_welch_cells():
@@ -209,6 +242,34 @@ def test_params_tables_show_one_row_per_width_pair_with_welch_cells():
         row(8, [0.8, 0.81, 0.82], [1.5, 1.6, 1.5])]}}
     cons = params_vs_generalization.consecutive_differences(res, "mnist")
     assert list(cons["widths"]) == ["4 − 2", "8 − 4"]
-    assert list(cons["test acc: CI excludes 0"]) == ["yes", "no"]
+    assert cons["test acc [95% CI]"].iloc[0].startswith("+0.260 [")
+    # Holm over the 2 rows: the smaller p doubles, the larger stays (≥ the doubled one)
+    from scipy import stats
+    p = [stats.ttest_ind(a, b, equal_var=False).pvalue for a, b in
+         (([0.8, 0.81, 0.82], [0.5, 0.6, 0.55]), ([0.8, 0.81, 0.82], [0.8, 0.81, 0.82]))]
+    assert cons["test acc: Holm p"].iloc[0] == num(2 * p[0])
+    assert cons["test acc: Holm p"].iloc[1] == num(max(p[1], 2 * p[0]))
     low = params_vs_generalization.differences_from_lowest_test_loss(res)
     assert list(low["widths"]) == ["8 − 4"] and list(low["dataset"]) == ["MNIST"]
+
+
+def test_params_comparisons_are_paired_over_test_images_and_primary_per_budget():
+    g = np.random.default_rng(0)
+
+    def row(width, acc, train_acc):
+        correct = g.random((3, 400)) < acc  # (seeds, images)
+        return {"width": width, "n_params": 10 * width, "train_acc": [train_acc] * 3,
+                "train_loss": [0.1] * 3, "test_loss": [1.0 + acc + 0.01 * s for s in range(3)],
+                "test_acc": correct.mean(1).tolist(), "test_correct": correct}
+    rows = [row(2, 0.5, 0.5), row(4, 0.7, 0.995), row(8, 0.9, 1.0)]
+    res = {"mnist": {"source": "MNIST", "rows": rows, "check_rows": rows, "fit_acc": 0.99,
+                     "epochs": 20, "check_epochs": 40, "n_train": 100, "num_classes": 10}}
+    assert params_vs_generalization.n_times_k(res["mnist"]) == 1000
+    primary = params_vs_generalization.primary_comparisons(res)
+    assert list(primary["widths"]) == ["8 − 4", "8 − 4"]  # widest − first fitting, per budget
+    exact = rows[2]["test_correct"].mean() - rows[1]["test_correct"].mean()
+    assert primary["over images [95% CI]"].iloc[0].startswith(f"+{num(exact)} [")
+    assert primary["over images: p"].iloc[0] == "< 0.001"  # no replicate crosses 0
+    assert pvg_analysis._p_cell(float("nan")) == "n/a"
+    cons = params_vs_generalization.consecutive_differences(res, "mnist", "check")
+    assert list(cons["over images: Holm p"]) == ["< 0.001", "< 0.001"]

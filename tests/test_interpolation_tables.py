@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 
 from hw1.experiments import interpolation  # noqa: E402
 from hw1.plotting import MAX_WIDTH_PX, png_width  # noqa: E402
-from hw1.report import MAX_ROWS, ci  # noqa: E402
+from hw1.report import MAX_ROWS, ci, num  # noqa: E402
 
 ALPHAS = np.array([-1.0, 0.0, 0.5, 1.0, 2.0])
 T = np.linspace(-1, 1, 5)
@@ -19,8 +19,8 @@ T = np.linspace(-1, 1, 5)
 
 def _results(seeds=(0, 1, 2)):
     """Every pair's train loss is a bump of height 0.1·(r + 1)·(pair index + 1) at α = 0.5 on
-    a chord from 0.01 to 0.02; line curves are L(t) = c·t² + 0.01 with c = k + r + 0.1·k·r
-    (k: endpoint kind index, r: seed index)."""
+    a chord from 0.01 to 0.02 (after weight matching: half that); line curves are
+    L(t) = c·t² + 0.01 with c = 1 + k + r + 0.1·k·r (k: endpoint kind index, r: seed index)."""
     rng = np.random.default_rng(0)
     curves = {}
     for p, pair in enumerate(interpolation.PAIRS):
@@ -32,6 +32,11 @@ def _results(seeds=(0, 1, 2)):
                              "test_acc": (0.95 - loss / 10).tolist(),
                              "distance": 10.0 + r})
         curves[pair] = per_seed
+        if "independent" in pair:
+            curves[pair + interpolation.ALIGNED] = [
+                {**c, "train_loss": (0.01 + 0.01 * ALPHAS + np.where(
+                    ALPHAS == 0.5, 0.05 * (r + 1) * (p + 1), 0.0)).tolist(), "distance": 5.0}
+                for r, c in enumerate(per_seed)]
     endpoints, lines = {}, {}
     cfg = interpolation.Config.resolve("full")
     for k, kind in enumerate(interpolation.ENDPOINTS):
@@ -39,9 +44,10 @@ def _results(seeds=(0, 1, 2)):
             {"seed": s, "steps": 100 + s, "epochs": 3, "reached": True,
              "train_loss": 0.009 + 0.0001 * s, "test_loss": 0.2 + rng.normal(0, 0.01),
              "train_acc": 1.0, "test_acc": 0.95 + rng.normal(0, 0.003),
-             "weight_norm": 15.0 + k + rng.normal(0, 0.5)} for s in seeds]}
-        lines[kind] = [{"train_loss": ((k + r + 0.1 * k * r) * T**2 + 0.01).tolist(),
-                        "test_loss": ((k + r + 0.1 * k * r) * T**2 + 0.2).tolist()}
+             "weight_norm": 15.0 + k + rng.normal(0, 0.5)} for s in seeds],
+            "full_test_correct": rng.uniform(size=(len(seeds), 200)) < 0.9 + 0.01 * k}
+        lines[kind] = [{"train_loss": ((1 + k + r + 0.1 * k * r) * T**2 + 0.01).tolist(),
+                        "test_loss": ((1 + k + r + 0.1 * k * r) * T**2 + 0.2).tolist()}
                        for r in range(len(seeds))]
     return {"dataset": "mnist", "source": "MNIST (test copy)", "criterion": "train loss ≤ 0.01",
             "line_directions": 5, "endpoints": endpoints, "alphas": ALPHAS.tolist(),
@@ -62,7 +68,7 @@ def test_tables_are_dataframes_in_the_shared_format():
     assert pairs.loc[pairs["pair"] == "batch size, same init",
                      "train-loss barrier"].item() == ci(barrier)
     line = interpolation.line_table(res)
-    assert line["ΔL_train at |t|=0.5"].iloc[0] == ci([0.0, 0.25, 0.5])  # c·0.25, c = 0, 1, 2
+    assert line["ΔL_train at |t|=0.5"].iloc[0] == ci([0.25, 0.5, 0.75])  # c·0.25, c = 1, 2, 3
     outer = interpolation.outer_loss_table(res)
     assert list(outer.columns) == ["pair", "train loss at α=−1", "α=−1: lowest–highest seed",
                                    "train loss at α=2", "α=2: lowest–highest seed"]
@@ -71,11 +77,17 @@ def test_tables_are_dataframes_in_the_shared_format():
     names = interpolation.endpoint_table(res)["endpoint"].tolist()
     assert "control (base, independent init)" in names
     diffs = interpolation.differences_from_base(res)
-    # large_batch (k = 1) minus base (k = 0): the line increase differs by (1 + 0.1·r)·0.25
-    row = diffs[diffs["quantity"] == "ΔL_train at |t|=0.5"].iloc[0]
-    assert row["same init (paired)"].startswith("+0.275 [")
+    # large_batch (k = 1) over base (k = 0): the line increase ratio is (2 + 1.1·r) / (1 + r)
+    row = diffs[diffs["quantity"] == "ΔL_train ratio at |t|=0.5"].iloc[0]
+    ratio = 10 ** np.mean(np.log10([2 / 1, 3.1 / 2, 4.2 / 3]))
+    assert row["same init"].startswith(f"×{num(ratio)} [") and row["same init"].endswith(
+        "(primary)")
+    aligned = interpolation.alignment_table(res)
+    assert len(aligned) == 3 and aligned["change: Holm p"].notna().all()
+    barrier = interpolation._barriers(res, "batch size, independent init")
+    assert aligned["barrier, units matched"].iloc[1] == ci(barrier / 2)
     for frame in (interpolation.endpoint_table(res), pairs, interpolation.barrier_differences(res),
-                  line, outer, diffs):
+                  line, outer, diffs, aligned):
         assert isinstance(frame, pd.DataFrame) and len(frame) <= MAX_ROWS
 
 

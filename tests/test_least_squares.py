@@ -74,3 +74,44 @@ def test_fits_never_raise_the_loss_and_bad_settings():
         fit_least_squares(nn.Linear(1, 1), x, y, max_iter=0)
     with pytest.raises(ValueError, match="rel_tol and damping"):
         fit_least_squares(nn.Linear(1, 1), x, y, rel_tol=0.0)
+
+
+def test_mlp_jacobian_equals_per_sample_jacrev():
+    from torch.func import jacrev, vmap
+
+    from hw1.least_squares import _mlp_layers, _single_sample_output, mlp_jacobian
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 4), nn.Tanh(),
+                          nn.Linear(4, 2)).double()
+    theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    x = torch.randn(9, 3, dtype=torch.float64)
+    expected = vmap(jacrev(_single_sample_output(model)), in_dims=(None, 0))(theta, x)
+    got = mlp_jacobian(_mlp_layers(model), theta, x)
+    torch.testing.assert_close(got, expected.reshape(-1, len(theta)), rtol=0, atol=1e-14)
+    assert not got.requires_grad
+    assert _mlp_layers(nn.Sequential(nn.Conv1d(1, 1, 1))) is None
+    assert _mlp_layers(nn.Sequential(nn.Linear(2, 2, bias=False))) is None
+
+
+def test_first_step_solves_the_damped_normal_equations_in_dual_and_primal_form():
+    # 8 residuals < 19 parameters: the dual system; 40 residuals > 19: the primal one
+    from torch.func import jacrev, vmap
+
+    from hw1.least_squares import _single_sample_output
+
+    for n in (8, 40):
+        torch.manual_seed(1)
+        model = nn.Sequential(nn.Linear(1, 6), nn.Tanh(), nn.Linear(6, 1)).double()
+        x = torch.linspace(-1, 1, n, dtype=torch.float64).unsqueeze(1)
+        y = torch.sin(3 * x)
+        theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+        single = _single_sample_output(model)
+        J = vmap(jacrev(single), in_dims=(None, 0))(theta, x).reshape(n, -1)
+        r = vmap(single, in_dims=(None, 0))(theta, x).reshape(-1) - y.reshape(-1)
+        JtJ = J.T @ J
+        D = torch.diag(torch.diagonal(JtJ) + 1e-12)
+        expected = theta + torch.linalg.solve(JtJ + 1.0 * D, -J.T @ r)
+        fit = fit_least_squares(model, x, y, max_iter=1, damping=1.0)
+        assert fit["accepted"] == 1
+        torch.testing.assert_close(fit["params"], expected, rtol=1e-6, atol=1e-9)

@@ -1,4 +1,5 @@
-"""The minimal-ratio notebook's tables and figures, on synthetic spectra (no training)."""
+"""The minimal-ratio notebook's tables, statistics and figures, on synthetic results (no
+training), and its statistics against exact answers."""
 
 import re
 
@@ -8,88 +9,134 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from scipy.stats import spearmanr  # noqa: E402
 
 from hw1.experiments import minimal_ratio as mr  # noqa: E402
 from hw1.plotting import MAX_WIDTH_PX, png_width  # noqa: E402
 from hw1.report import MAX_ROWS  # noqa: E402
 
 
+def _one(act: str, task: str, runs: int, P: int, rng, deep: int) -> dict:
+    eig64 = np.sort(rng.choice([-1.0, 1.0], (runs, P)) * 10.0 ** rng.uniform(-14, 0, (runs, P)), 1)
+    eig64[:, -1] = 1.0  # max|λ| = 1 in every run
+    eig32 = eig64 + rng.normal(scale=1e-6, size=(runs, P))
+    loss = 10.0 ** rng.uniform(-4, -2, runs)
+    grad = 10.0 ** rng.uniform(-6, -4, runs)
+    refined = [{"loss": float(lo), "grad_norm": float(g), "converged": False,
+                "reason": "max_iter", "iterations": 40, "accepted": 20, "distance": 0.01,
+                "weyl": float(w), "hg_ratio": 0.01, "rank_gn": int(k), "res_lam_min_null": -1e-5,
+                "regions": int(k)}
+               for lo, g, w, k in zip(loss, grad, 10.0 ** rng.uniform(-7, -5, runs),
+                                      rng.integers(5, 20, runs), strict=True)]
+    dead = ([{"dead_parameters": int(k), "dead_units": 1, "alive_units": int(a)}
+             for k, a in zip(rng.integers(0, P // 2, runs), rng.integers(3, 6, runs),
+                             strict=True)] if act == "relu" else [])
+    deep_rows = [{**refined[i], "grad_norm": 1e-7, "reason": "stalled"} for i in range(deep)]
+    return {"task": task, "activation": act, "input_dim": 1 if task == "main" else 2,
+            "n_points": 30, "loss": list(loss), "grad_norm": list(grad * 10),
+            "converged": [True] * runs, "phase2_steps": [10] * runs,
+            "end": [{"grad_norm": float(g) * 10, "hg_ratio": 0.1, "loss": float(lo)}
+                    for g, lo in zip(grad, loss, strict=True)],
+            "refined": refined, "deep": deep_rows, "dead": dead, "n_params": P,
+            "eigenvalues": eig32, "refined_eigenvalues": eig64,
+            "gn_eigenvalues": np.abs(eig64), "residual_eigenvalues": eig64 * 1e-3,
+            "gradient_spectrum": rng.uniform(size=(runs, P)),
+            "deep_eigenvalues": eig64[:deep] * 0.5,
+            "deep_gradient_spectrum": rng.uniform(size=(deep, P))}
+
+
 def _results(runs: int = 8, P: int = 24, seed: int = 0) -> dict:
-    """Two activations' worth of ``run()`` output with random spectra spanning 1e-14..1."""
+    """``run()``-shaped output of both tasks and activations with random spectra."""
     rng = np.random.default_rng(seed)
-    out = {}
-    for act in ("relu", "tanh"):
-        eig64 = rng.choice([-1.0, 1.0], (runs, P)) * 10.0 ** rng.uniform(-14, 0, (runs, P))
-        eig64[:, 0] = 1.0  # max|λ| = 1 in every run
-        eig32 = eig64 + rng.normal(scale=1e-6, size=(runs, P))
-        loss = 10.0 ** rng.uniform(-4, -2, runs)
-        grad = 10.0 ** rng.uniform(-6, -4, runs)
-        refined = [{"loss": float(lo), "grad_norm": float(g), "converged": False,
-                    "reason": "max_iter", "iterations": 40, "distance": 0.01}
-                   for lo, g in zip(loss, grad, strict=True)]
-        dead = ([{"dead_parameters": int(k), "dead_units": 1, "alive_units": 5}
-                 for k in rng.integers(0, P // 2, runs)] if act == "relu" else [])
-        out[act] = {"activation": act, "loss": list(loss), "grad_norm": list(grad * 10),
-                    "converged": [True] * runs, "phase2_steps": [10] * runs,
-                    "refined": refined, "dead": dead, "n_params": P,
-                    "eigenvalues": eig32, "refined_eigenvalues": eig64}
-    return out
+    return {task: {act: _one(act, task, runs, P, rng, 3 if task == "main" else 0)
+                   for act in ("relu", "tanh")} for task in ("main", "control")}
 
 
 def _tables(results: dict) -> dict[str, pd.DataFrame]:
-    cut = mr.headline_cutoff(results)
-    return {"refinement": mr.refinement_table(results),
-            "resolution": mr.resolution_table(results),
-            "cutoff": mr.cutoff_table(results),
-            "count": mr.count_table(results, (1e-12, cut)),
-            "zero": mr.zero_table(results),
-            "loss_half": mr.loss_half_table(results, cut),
-            "negative_curvature": mr.negative_curvature_table(results),
-            "correlation": mr.correlation_table(results)}
+    return {"refinement": mr.refinement_table(results), "deep": mr.deep_table(results),
+            "weyl": mr.weyl_table(results, resamples=100),
+            "cutoff": mr.cutoff_table(results["main"]), "zero": mr.zero_table(results["main"]),
+            "rank": mr.rank_table(results), "residual": mr.residual_table(results),
+            "paired": mr.paired_table(results, resamples=50),
+            "flatness": mr.flatness_table(results),
+            "correlation": mr.correlation_table(results, resamples=50)}
 
 
 def test_tables_are_short_dataframes_with_plain_column_names():
     snake = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")  # e.g. stable_tau_p90
     for name, frame in _tables(_results()).items():
         assert isinstance(frame, pd.DataFrame), name
-        assert len(frame) <= MAX_ROWS, name
+        assert 0 < len(frame) <= MAX_ROWS, name
         assert not [c for c in frame.columns if snake.match(str(c))], (name, list(frame.columns))
-        assert not any("τ" in str(c) or "tau" in str(c) for c in frame.columns), name
 
 
-def test_cutoff_table_shows_the_median_ratio_of_the_sweep():
+def test_weyl_counts_use_each_runs_own_bound():
+    eig = np.array([[-3e-6, -1e-7, 0.0, 2e-7, 5e-6, 1.0],
+                    [-3e-6, -1e-7, 0.0, 2e-7, 5e-6, 1.0]])
+    c = mr.counts_at(eig, [1e-6, 1e-8])
+    assert c["negative"].tolist() == [1, 2] and c["positive"].tolist() == [2, 3]
+    assert c["near_zero"].tolist() == [3, 1]
+    r = {"refined_eigenvalues": eig, "refined": [{"weyl": 1e-6}, {"weyl": 1e-8}]}
+    np.testing.assert_allclose(mr.ratio_at_weyl(r), [2 / 6, 3 / 6])
+
+
+def test_null_share_of_the_gradient():
+    eig = np.array([[1e-9, -1e-9, 1.0]])
+    spec = np.array([[1.0, 3.0, 4.0]])  # ‖g‖² = 8, of which 4 on |λ| ≤ 1e-6
+    assert mr.null_share(eig, spec, [1e-6])[0] == pytest.approx(0.5)
+
+
+def test_within_spearman_is_spearman_for_one_group_and_removes_group_effects():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=40), rng.normal(size=40)
+    assert mr.within_spearman(a, b) == pytest.approx(spearmanr(a, b).statistic)
+    # two groups, each perfectly anti-correlated inside, but shifted so that pooled ranks
+    # correlate positively: within groups the correlation is exactly −1
+    x = np.array([1.0, 2, 3, 11, 12, 13])
+    y = np.array([3.0, 2, 1, 13, 12, 11])
+    groups = np.array([0, 0, 0, 1, 1, 1])
+    assert spearmanr(x, y).statistic > 0
+    assert mr.within_spearman(x, y, groups) == pytest.approx(-1.0)
+    assert np.isnan(mr.within_spearman(x, y, np.arange(6)))  # singleton groups: undefined
+
+
+def test_band_labels_split_at_gaps_in_log_loss():
+    loss = np.array([1e-3, 1.01e-3, 2e-3, 2.02e-3, 1.005e-3, 5e-3])
+    assert mr.band_labels(loss, gap=0.02).tolist() == [0, 0, 1, 1, 0, 2]
+
+
+def test_paired_table_recovers_a_known_slope():
+    res = _results(runs=12)
+    r = res["main"]["relu"]
+    rng = np.random.default_rng(0)
+    drop = 10.0 ** rng.uniform(-2, 0, 12)  # ‖∇L‖ falls by this factor, |λ_min| by its square
+    for f, e, d in zip(r["refined"], r["end"], drop, strict=True):
+        f["grad_norm"] = e["grad_norm"] * d
+    r["eigenvalues"] = np.abs(r["eigenvalues"])
+    r["refined_eigenvalues"] = np.abs(r["refined_eigenvalues"])
+    r["eigenvalues"][:, 0] = -1e-4
+    r["refined_eigenvalues"][:, 0] = -1e-4 * drop ** 2
+    r["deep"] = []
+    frame = mr.paired_table({"main": {"relu": r}}, resamples=50)
+    row = frame.iloc[0]
+    assert float(row["slope Δlog|λ_min| / Δlog‖∇L‖"]) == pytest.approx(2.0, rel=1e-6)
+    assert int(row["runs where |λ_min| fell"]) == 12
+
+
+def test_cutoff_table_shows_the_median_ratio_of_the_sweep_and_the_weyl_row():
     results = _results()
-    frame = mr.cutoff_table(results, cutoffs=(0.0, 1e-6))
-    ratios = mr.ratio_vs_cutoff(results["relu"]["refined_eigenvalues"], np.array([0.0, 1e-6]))
-    assert frame["cutoff λ_cut"].tolist() == ["0", "1e-6"]
+    frame = mr.cutoff_table(results["main"], cutoffs=(0.0, 1e-6))
+    ratios = mr.ratio_vs_cutoff(results["main"]["relu"]["refined_eigenvalues"],
+                                np.array([0.0, 1e-6]))
+    assert frame["cutoff"].tolist() == ["λ_cut = 0", "λ_cut = 1e-6", "per-run Weyl bound δ"]
     assert float(frame["ReLU: median ratio"].iloc[1]) == pytest.approx(
         np.median(ratios[:, 1]), rel=1e-2)
-
-
-def test_count_table_cells_are_median_and_range_and_tanh_has_no_dead_units():
-    results = _results()
-    frame = mr.count_table(results, (1e-12,))
-    c = mr.counts(results["relu"]["refined_eigenvalues"], 1e-12)["negative"]
-    expected = f"{np.median(c):g} ({c.min()}–{c.max()})"
-    assert frame["ReLU, λ_cut = 1e-12"].iloc[0] == expected
-    assert frame["tanh, λ_cut = 1e-12"].iloc[3] == ""  # dead-unit row: ReLU only
 
 
 def test_figures_fit_the_readme_width_and_are_all_returned(tmp_path):
     figures = mr.make_figures(_results())
     assert len(figures) == 3
-    names = ["minimal_ratio_vs_tolerance", "minimal_ratio_vs_loss",
-             "minimal_ratio_spectrum_histogram"]
+    names = ["minimal_ratio_vs_tolerance", "minimal_ratio_curvature_sources",
+             "minimal_ratio_vs_loss"]
     for name in names:
         assert png_width(tmp_path / "figures" / f"{name}.png") <= MAX_WIDTH_PX, name
-
-
-def test_median_ratio_interval_brackets_the_median_of_each_activation():
-    results = _results()
-    line = mr.median_ratio_interval(results, 1e-6, resamples=200)
-    ratios = mr.ratio_vs_cutoff(results["relu"]["refined_eigenvalues"], np.array([1e-6]))[:, 0]
-    relu = line.split(";")[0]
-    assert relu.startswith("ReLU ") and "tanh " in line
-    median, low, high = (float(x) for x in re.findall(r"[\d.e-]+", relu.replace("ReLU", "")))
-    assert low <= median <= high
-    assert median == pytest.approx(np.median(ratios), rel=1e-2)

@@ -62,3 +62,12 @@ def test_paired_cells_are_the_paired_t_interval_of_the_differences():
     cells = paired(a, b)
     assert cells["difference [95% CI]"] == diff(7 / 6, 7 / 6 - half, 7 / 6 + half)
     assert cells["CI excludes 0"] == ("yes" if 7 / 6 - half > 0 else "no")
+
+
+def test_repo_relative_prints_the_data_folder_as_data(monkeypatch, tmp_path):
+    from hw1.paths import REPO_ROOT
+    from hw1.report import repo_relative
+
+    monkeypatch.setenv("HW1_DATA_DIR", str(tmp_path / "elsewhere"))
+    assert repo_relative(f"MNIST ({tmp_path}/elsewhere/MNIST/raw)") == "MNIST (data/MNIST/raw)"
+    assert repo_relative(f"CIFAR ({REPO_ROOT}/data/cifar10)") == "CIFAR (data/cifar10)"

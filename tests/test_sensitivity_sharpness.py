@@ -14,20 +14,23 @@ KEYS = ("train_loss", "test_loss", "train_acc", "test_acc", *ss.MEASURES,
 
 
 def _results(capped: bool = False) -> dict:
-    """2 regimes x 3 batch sizes x 3 seeds of made-up values (positive, batch-dependent)."""
+    """2 regimes x 3 batch sizes x 3 seeds, and a scaled-rate arm at 2 batch sizes, of
+    made-up values (positive, batch-dependent)."""
     rng = np.random.default_rng(0)
     rows = []
     for regime in ss.REGIMES:
-        for bs in (16, 128, 512):
+        for bs in ((128, 512) if regime == "criterion_scaled_lr" else (16, 128, 512)):
             for seed in range(3):
                 r = {k: float(rng.uniform(0.5, 1.5) * np.log2(bs)) for k in KEYS}
                 r["sharpness_raw_small_eps"] = r["sharpness_raw"] / rng.uniform(2, 4)
                 reached = None if regime == "equal_epochs" else not (capped and seed == 0)
                 rows.append({"regime": regime, "batch": bs, "seed": seed, "steps": 100 + seed,
-                             "epochs": 2, "reached": reached, **r,
+                             "epochs": 2, "reached": reached, "lr": 1e-3, **r,
+                             "full_test_correct": rng.uniform(size=50) < 0.9,
                              "gap_loss": r["test_loss"] - r["train_loss"],
                              "gap_acc": r["train_acc"] - r["test_acc"]})
-    return {"batch_sizes": [16, 128, 512], "dataset": "digits", "source": "synthetic",
+    return {"batch_sizes": [16, 128, 512], "scaled_batch_sizes": [128, 512], "dataset": "digits",
+            "source": "synthetic",
             "criterion": "train loss ≤ 0.3, at most 300 optimizer steps", "n_params": 10,
             "epsilons": [1e-3, 5e-4], "max_steps": 300, "rows": rows}
 
@@ -38,15 +41,36 @@ def test_tables_show_every_tau_in_one_row_per_gap_and_measure():
     table = ss.rank_table(taus)
     assert len(taus) == 36 and table.shape == (12, 5)
     assert list(table["gap"][:6]) == ["accuracy gap"] * 6
-    assert list(table.columns[2:]) == ["τ [95% CI], all 18 models",
+    assert list(table.columns[2:]) == ["τ [95% CI], both regimes pooled (18)",
                                        "τ [95% CI], equal epochs (9)",
                                        "τ [95% CI], criterion (9)"]
     cell = table.iloc[0, 2]  # "+0.1 [−0.2, 0.3]": τ with its interval
     assert cell.count("[") == 1 and cell.endswith("]")
     assert ss.confound_table(ss.confounds(results, resamples=20)).shape == (8, 5)
-    assert ss.within_batch_table(ss.within_batch_tau(results)).shape == (12, 4)
-    assert len(ss.training_table(results)) == len(ss.measure_table(results)) == 6
-    assert "CI excludes 0" in ss.batch_differences(results).columns
+    assert ss.stratified_table(results, permutations=50).shape == (14, 6)
+    assert len(ss.training_table(results)) == len(ss.measure_table(results)) == 8
+    assert len(ss.epsilon_scaling(results)) == 6
+    assert "Holm p (seeds)" in ss.batch_differences(results).columns
+    scaled = ss.scaled_lr_table(results)
+    assert len(scaled) == 4 and "Holm p (images)" in scaled.columns
+
+
+def test_stratified_tau_counts_only_pairs_within_a_stratum():
+    # two strata; across them x and y both jump (that association must not count)
+    x = np.array([1.0, 2.0, 3.0, 10.0, 11.0, 12.0])
+    y = np.array([3.0, 2.0, 1.0, 30.0, 20.0, 10.0])  # within each stratum: reversed
+    strata = np.array([0, 0, 0, 1, 1, 1])
+    t = ss.stratified_tau(x, y, strata, permutations=500)
+    assert t["tau"] == -1.0 and t["pairs"] == 6
+    # brute force: tau-a over the within-stratum pairs
+    y2 = np.array([1.0, 3.0, 2.0, 5.0, 4.0, 6.0])
+    pairs = [(i, j) for i in range(6) for j in range(i + 1, 6) if strata[i] == strata[j]]
+    brute = np.mean([np.sign(x[i] - x[j]) * np.sign(y2[i] - y2[j]) for i, j in pairs])
+    assert ss.stratified_tau(x, y2, strata)["tau"] == pytest.approx(brute)
+    # permutation p: with 3! = 6 orders per stratum, tau = -1 has null probability 2/36
+    assert t["p"] == pytest.approx(2 / 36, abs=0.03)
+    with pytest.raises(ValueError, match="no stratum holds two"):
+        ss.stratified_tau(x[:2], y[:2], np.array([0, 1]))
 
 
 @pytest.mark.parametrize("capped", [False, True])
@@ -61,3 +85,20 @@ def test_figures_fit_the_readme_and_mark_the_step_cap_only_when_a_run_hit_it(cap
     assert ("hollow: hit the step cap" in legends) == capped
     assert figs[2].axes[0].get_ylabel() == "accuracy gap (train − test)"
     plt.close("all")
+
+
+def test_vectorized_kendall_tau_b_equals_scipy_with_ties_and_its_bootstrap_rows():
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 5, size=(40, 12)).astype(float)  # many ties
+    y = rng.integers(0, 4, size=(40, 12)).astype(float)
+    taus = ss.kendall_tau_b(x, y)
+    for r in range(40):
+        assert taus[r] == pytest.approx(stats.kendalltau(x[r], y[r]).statistic, abs=1e-12)
+    assert np.isnan(ss.kendall_tau_b(np.ones(5), np.arange(5.0)))
+    tau, low, high = ss.kendall_with_interval(x[0], y[0], resamples=300, seed=1)
+    idx = np.random.default_rng(1).integers(0, 12, size=(300, 12))
+    loop = [stats.kendalltau(x[0][i], y[0][i]).statistic for i in idx]
+    assert (low, high) == pytest.approx(tuple(np.nanpercentile(loop, [2.5, 97.5])), abs=1e-12)
+    assert low <= tau <= high

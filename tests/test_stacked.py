@@ -202,3 +202,37 @@ def test_ensemble_params_are_views_of_the_flat_buffer():
     torch.testing.assert_close(ens.forward_each(x.expand(2, 5, 3))[1], m(x))
     assert math.isclose(ens.flat_params()[0, 0].item(), ens.flat[0, 0].item())
     copy.deepcopy(ens)
+
+
+def test_evaluate_ensemble_fills_per_input_correctness_that_averages_to_the_accuracy():
+    models = _models(3, lambda: mlp(4, [5], 3))
+    ens = Ensemble(models)
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(50, 4, generator=g, dtype=torch.float64)
+    own = torch.randint(0, 3, (3, 50), generator=g)
+    correct = torch.zeros(3, 50, dtype=torch.bool)
+    _, acc = evaluate_ensemble(ens, torch.nn.functional.cross_entropy, x, own, chunk=16,
+                               correct_out=correct)
+    for r, m in enumerate(models):
+        assert torch.equal(correct[r], m(x).argmax(1) == own[r])
+    torch.testing.assert_close(correct.double().mean(1), acc)
+    with pytest.raises(ValueError, match="correct_out"):
+        evaluate_ensemble(ens, torch.nn.functional.cross_entropy, x, own,
+                          correct_out=torch.zeros(3, 49, dtype=torch.bool))
+
+
+def test_on_train_correct_sees_each_record_and_leaves_training_unchanged():
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(40, 4, generator=g, dtype=torch.float64)
+    own = torch.randint(0, 3, (2, 40), generator=g)
+    seen = []
+    kwargs = {"epochs": 3, "batch_size": 8, "lr": 1e-2, "seeds": [0, 1]}
+    hists, ens = train_ensemble(_models(2, lambda: mlp(4, [6], 3)), x, own,
+                                on_train_correct=lambda e, c: seen.append((e, c.clone())),
+                                **kwargs)
+    ref_hists, ref = train_ensemble(_models(2, lambda: mlp(4, [6], 3)), x, own, **kwargs)
+    assert torch.equal(ens.flat_params(), ref.flat_params())
+    assert [e for e, _ in seen] == [0, 1, 2, 3]
+    for r, h in enumerate(hists):
+        assert h.train_acc == ref_hists[r].train_acc
+        assert h.train_acc == [c[r].double().mean().item() for _, c in seen]

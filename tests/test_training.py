@@ -196,3 +196,17 @@ def test_train_cosine_schedule_matches_the_ensemble_and_needs_epochs():
     with pytest.raises(ValueError, match="needs epochs"):
         train(mlp(2, [3], 2), x.float(), y, batch_size=16, lr=0.1, seed=0, schedule="cosine",
               until=Criterion(train_acc_at_least=0.5, max_steps=10))
+
+
+def test_eval_train_size_records_the_training_metrics_on_the_first_samples_only():
+    torch.manual_seed(0)
+    x, y = torch.randn(40, 3), torch.randint(0, 2, (40,))
+    model = torch.nn.Linear(3, 2)
+    seen = []
+    hist = train(model, x, y, epochs=2, batch_size=8, lr=0.1, seed=0, eval_train_size=10,
+                 on_epoch_end=lambda e, m, h: seen.append(evaluate(
+                     m, torch.nn.functional.cross_entropy, x[:10], y[:10])))
+    assert hist.train_loss == [s[0] for s in seen] and hist.train_acc == [s[1] for s in seen]
+    assert evaluate(model, torch.nn.functional.cross_entropy, x, y)[0] != hist.train_loss[-1]
+    with pytest.raises(ValueError, match="eval_train_size"):
+        train(model, x, y, epochs=1, batch_size=8, lr=0.1, seed=0, eval_train_size=0)

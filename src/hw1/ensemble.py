@@ -468,15 +468,23 @@ def _per_model_loss(loss_fn: Callable, out: torch.Tensor, y: torch.Tensor, own: 
 
 
 def evaluate_ensemble(ens: Ensemble, loss_fn: Callable, x: torch.Tensor, y: torch.Tensor,
-                      chunk: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+                      chunk: int = 2048, correct_out: torch.Tensor | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-model mean loss and accuracy: two ``(R,)`` tensors (acc NaN for MSE).
 
     ``x`` ``(N, ...)`` is shared; ``y`` is shared (``(N,)`` or ``(N, K)``) or holds one row of
     class labels per model (``(R, N)``, e.g. each model's own corrupted labels). Runs under
-    ``torch.inference_mode`` in chunks of ``chunk`` inputs.
+    ``torch.inference_mode`` in chunks of ``chunk`` inputs. ``correct_out``, an ``(R, N)``
+    bool tensor on ``x``'s device (class labels only), is filled with whether each model
+    classifies each input correctly.
     """
     own = labels_per_model(y, ens.size, len(x))
     classify = not torch.is_floating_point(y)
+    if correct_out is not None and (not classify or correct_out.shape != (ens.size, len(x))
+                                    or correct_out.dtype != torch.bool):
+        raise ValueError(f"correct_out must be an (R, N) = ({ens.size}, {len(x)}) bool tensor "
+                         f"and the labels class labels; got {tuple(correct_out.shape)} "
+                         f"{correct_out.dtype}, labels {y.dtype}")
     with torch.inference_mode():
         total = torch.zeros(ens.size, dtype=torch.float64, device=x.device)
         correct = torch.zeros(ens.size, dtype=torch.float64, device=x.device)
@@ -486,7 +494,10 @@ def evaluate_ensemble(ens: Ensemble, loss_fn: Callable, x: torch.Tensor, y: torc
             out = ens.forward_shared(xb)
             total += _per_model_loss(loss_fn, out, yb, own).double() * len(xb)
             if classify:
-                correct += (out.argmax(-1) == yb).sum(1).double()
+                hit = out.argmax(-1) == yb  # (R, chunk)
+                correct += hit.sum(1).double()
+                if correct_out is not None:
+                    correct_out[:, start:start + chunk] = hit
         acc = (correct / len(x)).cpu() if classify else torch.full((ens.size,), math.nan)
         return (total / len(x)).cpu(), acc
 
@@ -590,6 +601,7 @@ def train_ensemble(models: Sequence[nn.Module], x_train: torch.Tensor, y_train: 
                    on_epoch_end: Callable[[int, Ensemble, list[History]], None] | None = None,
                    until: Criterion | None = None,
                    device: torch.device | None = None, desc: str | None = None,
+                   on_train_correct: Callable[[int, torch.Tensor], None] | None = None,
                    ) -> tuple[list[History], Ensemble]:
     """Train R models at once; equal to ``train(models[r], ..., seed=seeds[r])`` for each r
     (up to floating-point order).
@@ -613,6 +625,13 @@ def train_ensemble(models: Sequence[nn.Module], x_train: torch.Tensor, y_train: 
             and its history ends there, with its own ``steps`` and ``reached``. Training ends
             when every model has met it, or at exactly ``until.max_steps`` steps (all models
             still training then stop together, evaluated once more), or after ``epochs``.
+            With ``until.check_every``, the criterion is also checked every that many steps
+            (a model meeting it there is recorded at that partial epoch and frozen).
+        on_train_correct: class labels only; called as ``f(epoch, correct)`` at every whole-
+            epoch record with ``correct`` ``(R, N)`` bool, whether each model (frozen ones
+            included) classifies each training input as its training label, from the same
+            evaluation that records the train accuracy (e.g. accuracy on subsets of the training
+            set without a second pass; the tensor is reused, so copy what is kept).
 
     Returns:
         ``(histories, ensemble)``: one :class:`History` per model, and the trained ensemble.
@@ -648,14 +667,19 @@ def train_ensemble(models: Sequence[nn.Module], x_train: torch.Tensor, y_train: 
     max_steps = until.max_steps if until is not None else None
     active = [True] * ens.size  # models still training (all of them without a criterion)
 
-    def record(epoch: int) -> None:
+    correct = (torch.zeros(ens.size, n, dtype=torch.bool, device=dev)
+               if on_train_correct is not None else None)
+
+    def record(epoch: int, only: Sequence[int] | None = None) -> None:
         steps_loop.check()  # no evaluation of a diverged model
-        tr = evaluate_ensemble(ens, loss_fn, x_train, y_train)
+        tr = evaluate_ensemble(ens, loss_fn, x_train, y_train, correct_out=correct)
+        if on_train_correct is not None and only is None:
+            on_train_correct(epoch, correct)
         te = (evaluate_ensemble(ens, loss_fn, x_test, y_test) if has_test
               else (torch.full((ens.size,), math.nan),) * 2)
         tr_loss, tr_acc, te_loss, te_acc = (t.tolist() for t in (*tr, *te))
         for r, h in enumerate(hists):
-            if not active[r]:
+            if not active[r] or (only is not None and r not in only):
                 continue
             h.epoch.append(epoch)
             h.train_loss.append(tr_loss[r])
@@ -663,7 +687,7 @@ def train_ensemble(models: Sequence[nn.Module], x_train: torch.Tensor, y_train: 
             h.test_loss.append(te_loss[r])
             h.test_acc.append(te_acc[r])
             h.steps = steps_loop.steps
-        if on_epoch_end is not None:
+        if on_epoch_end is not None and only is None:
             on_epoch_end(epoch, ens, hists)
 
     def freeze_those_meeting_the_criterion() -> None:
@@ -684,6 +708,17 @@ def train_ensemble(models: Sequence[nn.Module], x_train: torch.Tensor, y_train: 
             steps_loop.step(order[:, start:start + batch_size], epoch, step)
             if max_steps is not None and steps_loop.steps >= max_steps:
                 break
+            if until is not None and until.due(steps_loop.steps):
+                steps_loop.check()
+                loss_, acc_ = (t.tolist() for t in evaluate_ensemble(ens, loss_fn, x_train,
+                                                                      y_train))
+                newly = [r for r in range(ens.size) if active[r]
+                         and until.met_by(loss_[r], acc_[r])]
+                if newly:  # their histories end here, at this partial epoch
+                    record(epoch, only=newly)
+                    freeze_those_meeting_the_criterion()
+                    if not any(active):
+                        break
         if epoch % record_every == 0 or epoch == epochs:
             record(epoch)
         if until is not None:

@@ -172,6 +172,19 @@ def _module_tree(name: str, src_root: Path, prune: bool) -> tuple[ast.Module, bo
     return tree, path.name == "__init__.py"
 
 
+def _check_table_only(tree: ast.Module, name: str, entry: str) -> None:
+    """Refuse a compute path that calls a :data:`TABLE_ONLY` function: its digest leaves them
+    out, so a change to them would not mark the stored runs stale."""
+    used = _names_used(tree) | {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    for owner, functions in TABLE_ONLY.items():
+        called = sorted(used & functions) if name != owner else []
+        if called:
+            raise RuntimeError(
+                f"{name} (on the compute path of {entry}) uses {', '.join(called)}, listed as "
+                f"table-only for {owner} in hw1.fingerprint.TABLE_ONLY; call it from tables "
+                "only, or remove it from that list")
+
+
 def compute_path(entry: str, src_root: Path = SRC_ROOT) -> dict[str, str]:
     """Every module on ``entry``'s compute path, with the SHA-256 of its pruned syntax tree.
 
@@ -192,6 +205,7 @@ def compute_path(entry: str, src_root: Path = SRC_ROOT) -> dict[str, str]:
             continue
         prune = name == entry or _is_experiment_entry(name, src_root)
         tree, is_package = _module_tree(name, src_root, prune)
+        _check_table_only(tree, name, entry)
         dump = ast.dump(tree, annotate_fields=True, include_attributes=False)
         digests[name] = hashlib.sha256(dump.encode()).hexdigest()
         todo += sorted(_imports(tree, name, is_package, src_root) - digests.keys())

@@ -25,8 +25,12 @@ def fit_least_squares(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
 
     Each trial step solves ``(JᵀJ + μ D) δ = −Jᵀr`` in float64, with ``r(θ) = f(x; θ) − y``
     ``(N·K,)``, ``J = ∂r/∂θ`` ``(N·K, P)`` and ``D = diag(JᵀJ) + 1e-12`` (Marquardt's
-    scaling). A step that lowers the loss is kept and ``μ`` divided by 3; otherwise ``μ`` is
-    multiplied by 4 and the step retried. Three endings:
+    scaling), by a Cholesky factorization of the scaled system, of size ``N·K`` (the dual
+    form) where ``N·K < P``. For an MLP (``nn.Sequential`` of Linear layers, Flatten and
+    elementwise activations) the Jacobian comes from one backward pass per output
+    (:func:`mlp_jacobian`), otherwise from ``vmap(jacrev)``. A step that lowers the loss is
+    kept and ``μ`` divided by 3; otherwise ``μ`` is multiplied by 4 and the step retried.
+    Three endings:
 
     - ``"converged"`` (the plateau criterion): ``patience`` consecutive *kept* steps each
       lowered the loss by less than ``rel_tol`` relative (or the gradient is exactly zero);
@@ -76,11 +80,14 @@ def fit_least_squares(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
     # jacrev of all N outputs at once would hold N copies of every activation
     per_sample_jac = vmap(jacrev(single), in_dims=(None, 0))
     batched = vmap(single, in_dims=(None, 0))
+    mlp_layers = _mlp_layers(work)
 
     def residual(t: torch.Tensor) -> torch.Tensor:
         return (batched(t, x64) - y64).reshape(-1)
 
     def jac(t: torch.Tensor) -> torch.Tensor:
+        if mlp_layers is not None:
+            return mlp_jacobian(mlp_layers, t, x64)
         return per_sample_jac(t, x64).reshape(-1, len(t))
 
     n = y64.numel()
@@ -97,14 +104,28 @@ def fit_least_squares(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
         if need_jacobian:
             r = residual(theta)
             J = jac(theta)
-            JtJ, Jtr = J.T @ J, J.T @ r
-            diag = torch.diagonal(JtJ) + 1e-12
+            Jtr = J.T @ r
+            diag = J.square().sum(0) + 1e-12  # diag(JᵀJ)
+            scale = diag.rsqrt()
+            Js = J * scale  # J D^{-1/2}
+            # fewer residuals than parameters: solve the (N·K)-sized dual system instead,
+            # (JᵀJ + μD)⁻¹Jᵀr = D^{-1/2} Jsᵀ (Js Jsᵀ + μI)⁻¹ r (push-through identity)
+            dual = len(r) < len(theta)
+            gram = Js @ Js.T if dual else Js.T @ Js
+            eye = torch.eye(len(gram), dtype=gram.dtype)
             need_jacobian = False
             if not Jtr.abs().max() > 0:
                 reason = "converged"
                 break
         iterations += 1
-        delta = torch.linalg.solve(JtJ + mu * torch.diag(diag), -Jtr)
+        factor, info = torch.linalg.cholesky_ex(gram + mu * eye)
+        if info == 0:
+            if dual:
+                delta = -scale * (Js.T @ torch.cholesky_solve(r[:, None], factor)[:, 0])
+            else:
+                delta = -scale * torch.cholesky_solve((scale * Jtr)[:, None], factor)[:, 0]
+        else:  # not numerically positive definite: a general solve of the primal system
+            delta = torch.linalg.solve(J.T @ J + mu * torch.diag(diag), -Jtr)
         trial = theta + delta
         trial_loss = mse(trial)
         if trial_loss < loss:  # False for NaN
@@ -142,3 +163,84 @@ def _single_sample_output(model: nn.Module):
         return functional_call(model, params, (xi.unsqueeze(0),)).reshape(-1)
 
     return single
+
+
+#: per-sample layers without parameters that :func:`mlp_jacobian` can differentiate through
+#: (elementwise activations; ``nn.Flatten`` from dimension 1)
+_ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU,
+                nn.Softplus, nn.Identity, nn.Flatten)
+
+
+def _mlp_layers(model: nn.Module) -> list[nn.Module] | None:
+    """The layers of ``model`` if it is an ``nn.Sequential`` of ``nn.Linear`` layers (with
+    bias), ``nn.Flatten(1)`` and elementwise activations whose parameters are exactly the
+    Linear layers' weights and biases in order; else None."""
+    if not isinstance(model, nn.Sequential):
+        return None
+    layers = list(model)
+    if not layers or not all(isinstance(m, (nn.Linear, *_ELEMENTWISE)) for m in layers):
+        return None
+    if any(isinstance(m, nn.Flatten) and m.start_dim != 1 for m in layers):
+        return None
+    linear = [m for m in layers if isinstance(m, nn.Linear)]
+    if any(m.bias is None for m in linear) or any(
+            next(m.parameters(), None) is not None for m in layers
+            if not isinstance(m, nn.Linear)):
+        return None
+    return layers
+
+
+def mlp_jacobian(layers: list[nn.Module], theta: torch.Tensor, x: torch.Tensor
+                 ) -> torch.Tensor:
+    """Jacobian of all outputs of an MLP with respect to its flat parameters, per sample.
+
+    For a Linear layer ``z = W a + b`` the output's derivative with respect to ``W`` at
+    sample ``i`` is ``g_i aᵢᵀ`` with ``g_i = ∂out_i/∂z_i``; since sample ``i``'s output
+    depends only on sample ``i``'s input, ``g`` for all samples comes from one backward pass
+    of the *summed* output (one per output unit). Cost: O(N·K·P), where ``vmap(jacrev)``
+    builds each sample's Jacobian separately.
+
+    Args:
+        layers: the MLP's layers (``nn.Linear``, ``nn.Flatten(1)`` and elementwise
+            activations, in order;
+            parameter order weight, bias per Linear as in ``Sequential.parameters()``).
+        theta: flat parameters ``(P,)``.
+        x: inputs ``(N, ...)``.
+
+    Returns:
+        ``J`` ``(N·K, P)``, row ``i·K + k`` = ∂out[i, k]/∂θ (the layout of
+        ``vmap(jacrev(f))(θ, x).reshape(-1, P)``).
+    """
+    params, offset = [], 0
+    for m in layers:
+        if isinstance(m, nn.Linear):
+            nw, nb = m.weight.numel(), m.bias.numel()
+            params.append((theta[offset:offset + nw].view_as(m.weight),
+                           theta[offset + nw:offset + nw + nb]))
+            offset += nw + nb
+    if offset != len(theta):
+        raise ValueError(f"theta has {len(theta)} entries, the MLP {offset} parameters")
+    with torch.enable_grad():
+        a, inputs, pre = x.detach(), [], []
+        it = iter(params)
+        for m in layers:
+            if isinstance(m, nn.Linear):
+                w, b = next(it)
+                inputs.append(a)
+                a = torch.nn.functional.linear(a, w.detach(), b.detach())
+                if not a.requires_grad:  # the first layer: make it a leaf to differentiate
+                    a.requires_grad_(True)
+                pre.append(a)
+            else:
+                a = m(a)
+        out = a  # (N, K)
+        n, k = out.shape
+        blocks = torch.empty(n, k, len(theta), dtype=theta.dtype, device=theta.device)
+        for j in range(k):
+            grads = torch.autograd.grad(out[:, j].sum(), pre, retain_graph=j + 1 < k)
+            cols = []
+            for g, a_in in zip(grads, inputs, strict=True):
+                cols.append((g[:, :, None] * a_in.detach()[:, None, :]).reshape(n, -1))
+                cols.append(g)
+            blocks[:, j] = torch.cat(cols, dim=1)
+    return blocks.reshape(n * k, len(theta))

@@ -158,5 +158,8 @@ def long_table(rows: Iterable[Mapping[str, object]], name: str, show: int = MAX_
 
 def repo_relative(text: str) -> str:
     """``text`` with this repository's absolute path left out (``data/MNIST/raw``, not a path
-    that names the machine), for printing data sources."""
-    return text.replace(f"{REPO_ROOT}/", "")
+    that names the machine), for printing data sources; a data folder set elsewhere
+    (``HW1_DATA_DIR``) is printed as ``data/``, its place in the repository by default."""
+    from hw1.paths import data_dir
+
+    return text.replace(f"{data_dir()}/", "data/").replace(f"{REPO_ROOT}/", "")

@@ -54,7 +54,7 @@ def loss_function(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Ten
     raise ValueError(f"unknown loss {name!r}; valid: {', '.join(LOSSES)}")
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def evaluate(model: nn.Module, loss_fn: Callable, x: torch.Tensor, y: torch.Tensor,
              batch_size: int = 128) -> tuple[float, float]:
     """Mean loss and accuracy of ``model`` on ``(x, y)`` in eval mode (mode restored after).
@@ -92,21 +92,30 @@ class Criterion:
     A run that hits the cap first is not an error: :func:`train` marks it with
     ``History.reached = False``.
 
+    With ``check_every=k`` the criterion is also checked on the full training set after every
+    k-th optimizer step (counted from the start of training), so that runs with few and with
+    many steps per epoch stop at nearly the same train loss; the history then gains an entry
+    at the step where it is met, labelled with that partial epoch's number.
+
     Args:
         train_loss_at_most: met when the mean train loss is ``<=`` this (positive, finite).
         train_acc_at_least: met when the train accuracy is ``>=`` this fraction in ``(0, 1]``
             (``0.995`` for 99.5%); needs integer class labels.
         max_steps: the cap: at most this many optimizer steps (a positive integer). Training
             stops at exactly ``max_steps``, mid-epoch if need be, and evaluates once more there.
+        check_every: also check after every this many optimizer steps (a positive integer);
+            ``None`` (default): only after each epoch.
 
     Raises:
         ValueError: when neither target is given, a target is not positive (or not finite),
-            the accuracy target exceeds 1, or ``max_steps`` is not a positive integer.
+            the accuracy target exceeds 1, or ``max_steps`` or ``check_every`` is not a positive
+            integer.
     """
 
     train_loss_at_most: float | None = None
     train_acc_at_least: float | None = None
     max_steps: int
+    check_every: int | None = None
 
     def __post_init__(self) -> None:
         loss, acc, cap = self.train_loss_at_most, self.train_acc_at_least, self.max_steps
@@ -130,6 +139,24 @@ class Criterion:
             raise ValueError(f"max_steps must be a positive integer (the cap on optimizer "
                              f"steps), got {cap!r}; e.g. max_steps=20_000")
         object.__setattr__(self, "max_steps", int(cap))
+        k = self.check_every
+        if k is not None:
+            if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k <= 0:
+                raise ValueError(f"check_every must be a positive integer (optimizer steps "
+                                 f"between checks) or None, got {k!r}")
+            object.__setattr__(self, "check_every", int(k))
+
+    def met_by(self, loss: float | None, acc: float | None) -> bool:
+        """Whether a train loss and accuracy meet a target (``None`` or NaN: not met)."""
+        if (self.train_loss_at_most is not None and loss is not None
+                and loss <= self.train_loss_at_most):
+            return True
+        return (self.train_acc_at_least is not None and acc is not None
+                and acc >= self.train_acc_at_least)
+
+    def due(self, steps: int) -> bool:
+        """Whether a mid-epoch check falls after ``steps`` optimizer steps."""
+        return self.check_every is not None and steps % self.check_every == 0
 
     def met(self, history: History) -> bool:
         """Whether the last recorded train loss or accuracy of ``history`` meets a target.
@@ -138,12 +165,7 @@ class Criterion:
         """
         if not history.epoch:
             return False
-        loss, acc = history.train_loss[-1], history.train_acc[-1]
-        if (self.train_loss_at_most is not None and loss is not None
-                and loss <= self.train_loss_at_most):
-            return True
-        return (self.train_acc_at_least is not None and acc is not None
-                and acc >= self.train_acc_at_least)
+        return self.met_by(history.train_loss[-1], history.train_acc[-1])
 
     def describe(self) -> str:
         """One line for notebooks, e.g. ``train loss ≤ 0.01 or train accuracy ≥ 99.5%, at most
@@ -153,7 +175,10 @@ class Criterion:
             targets.append(f"train loss ≤ {self.train_loss_at_most:g}")
         if self.train_acc_at_least is not None:
             targets.append(f"train accuracy ≥ {100 * self.train_acc_at_least:g}%")
-        return f"{' or '.join(targets)}, at most {self.max_steps:,} optimizer steps"
+        out = f"{' or '.join(targets)}, at most {self.max_steps:,} optimizer steps"
+        if self.check_every is not None:
+            out += f", checked every {self.check_every:,} steps"
+        return out
 
 
 @dataclass
@@ -238,7 +263,8 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
           until: Criterion | None = None,
           on_step: Callable[[int, nn.Module], None] | None = None,
           schedule: str = "constant",
-          device: torch.device | None = None, desc: str | None = None) -> History:
+          device: torch.device | None = None, desc: str | None = None,
+          eval_train_size: int | None = None) -> History:
     """Train ``model`` in place with mini-batches and return its history.
 
     Args:
@@ -258,7 +284,8 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
         stop_when: checked after each epoch; training ends early when it returns True
             (e.g. ``lambda h: h.train_acc[-1] > 0.95``).
         until: train until this :class:`Criterion` holds, checked on the full training set
-            after epoch 0 and every epoch; stop at the first recorded epoch that meets it, or
+            after epoch 0 and every epoch (and every ``until.check_every`` steps, if set); stop
+            at the first recorded epoch (or check) that meets it, or
             at exactly ``until.max_steps`` optimizer steps (mid-epoch if need be, followed by
             one more evaluation recorded under that partial epoch's number). Hitting the cap
             is not an error: ``history.reached`` is then False.
@@ -269,6 +296,9 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
             batch_size)`` steps uses ``lr · (1 + cos(π t / T)) / 2`` (needs ``epochs``).
         device: where to train (default :func:`hw1.config.device`).
         desc: label for the progress bar.
+        eval_train_size: record the training loss and accuracy on the first this many
+            training samples only (a fixed subset; ``until`` and ``stop_when`` then judge that
+            subset); None: on all of them.
 
     Returns:
         The :class:`History`, with ``steps`` (optimizer steps taken, ``epochs * ceil(N /
@@ -281,6 +311,8 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
         FloatingPointError: when the loss becomes NaN or infinite (names epoch and step).
     """
     check_criterion(until, epochs, y_train)
+    if eval_train_size is not None and eval_train_size <= 0:
+        raise ValueError(f"eval_train_size must be positive, got {eval_train_size}")
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     dev = device or default_device()
@@ -302,7 +334,7 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
 
     def record(epoch: int) -> None:
         hist.epoch.append(epoch)
-        tr = evaluate(model, loss_fn, x_train, y_train)
+        tr = evaluate(model, loss_fn, x_train[:eval_train_size], y_train[:eval_train_size])
         hist.train_loss.append(tr[0])
         hist.train_acc.append(tr[1])
         te = evaluate(model, loss_fn, x_test, y_test) if has_test else (math.nan, math.nan)
@@ -336,6 +368,9 @@ def train(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
             opt.step()
             hist.steps += 1
             if max_steps is not None and hist.steps >= max_steps:
+                break
+            if until is not None and until.due(hist.steps) and until.met_by(
+                    *evaluate(model, loss_fn, x_train, y_train)):
                 break
         record(epoch)
         bar.set_postfix(train_loss=f"{hist.train_loss[-1]:.4g}")

@@ -22,7 +22,7 @@ import torch
 
 from hw1.config import ExperimentConfig
 from hw1.data import DATASETS, dataset_label, load_subset
-from hw1.intervals import t_interval, welch_difference
+from hw1.intervals import t_interval
 from hw1.models import cnn_with_params, count_params, widths_of
 from hw1.plotting import band, save_figure
 from hw1.store import RunStore
@@ -50,12 +50,17 @@ class Config(ExperimentConfig):
             (measured), 20x the deeper models.
         batch_size, lr, schedule: Adam settings (``"cosine"``: the rate decays to 0 over the
             run, so the last epochs take small steps and the curves flatten).
+        test_epochs: epochs after which the test set is evaluated (besides epoch 0 and the
+            last one); the curves need no more points than these.
+        eval_train_size: training loss and accuracy are recorded every epoch on this many
+            training images (a fixed subset), not on all of them.
         seeds: one run per seed.
     """
 
     name: ClassVar[str] = "train_actual_task"
     positive: ClassVar[tuple[str, ...]] = ("n_params", "epochs", "n_train", "n_test", "depths",
-                                           "gap_depths", "batch_size", "lr")
+                                           "gap_depths", "batch_size", "lr", "test_epochs",
+                                           "eval_train_size")
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"datasets": DATASETS,
                                                      "schedule": ("constant", "cosine")}
     datasets: tuple[str, ...] = ("mnist", "cifar10")
@@ -68,6 +73,8 @@ class Config(ExperimentConfig):
     batch_size: int = 128
     lr: float = 1e-3
     schedule: str = "cosine"
+    test_epochs: tuple[int, ...] = (1, 2, 3, 6, 9)
+    eval_train_size: int = 2000
     seeds: tuple[int, ...] = (0, 1, 2)
 
     def __post_init__(self) -> None:
@@ -80,24 +87,67 @@ class Config(ExperimentConfig):
 
 Config.register(full=Config(),
                 smoke=Config(datasets=("digits",), n_params=(3400,), epochs=(2,), n_train=(1000,),
-                             n_test=(300,), gap_depths=(1, 2), seeds=(0, 1)))
+                             n_test=(300,), gap_depths=(1, 2), test_epochs=(1,),
+                             eval_train_size=500, seeds=(0, 1)))
+
+
+@torch.inference_mode()
+def _test_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 128
+                 ) -> torch.Tensor:
+    """``model``'s logits ``(N, classes)`` on ``x`` ``(N, ...)``, in eval mode, in batches of
+    ``batch_size`` (on a 2-core CPU batches of 128 evaluate a small CNN faster than larger
+    ones); the model's mode is restored."""
+    was_training = model.training
+    model.eval()
+    out = torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    model.train(was_training)
+    return out
+
+
+def _test_recorder(x_test: torch.Tensor, y_test: torch.Tensor, epochs: set[int], last: int,
+                   predictions: list[torch.Tensor]):
+    """An ``on_epoch_end`` callback for :func:`hw1.training.train` (called with no test set,
+    so the history holds NaN for the test metrics): after each epoch in ``epochs`` and the
+    ``last`` one it evaluates the test set and writes the test loss and accuracy into the
+    history; after the last one it also appends the per-image predicted classes ``(N,)``
+    int8 to ``predictions``."""
+    def record(epoch: int, model: torch.nn.Module, hist: History) -> None:
+        if epoch not in epochs and epoch != last:
+            return
+        logits = _test_logits(model, x_test)
+        predicted = logits.argmax(1)
+        hist.test_loss[-1] = float(torch.nn.functional.cross_entropy(logits, y_test))
+        hist.test_acc[-1] = float((predicted == y_test).float().mean())
+        if epoch == last:
+            predictions.append(predicted.to(torch.int8))
+    return record
 
 
 def _train_one(cfg: Config, data, n_params: int, epochs: int, head: str, depth: int
                ) -> tuple[dict, str]:
-    # one seed after another: on a CPU, vmapped convolutions are slower than separate runs
-    hists = []
+    # one seed after another: on a CPU, vmapped convolutions are slower than separate runs.
+    # Channels-last tensors (same values, another memory layout) make this CPU's convolutions
+    # faster.
+    x_train = data.x_train.contiguous(memory_format=torch.channels_last)
+    x_test = data.x_test.contiguous(memory_format=torch.channels_last)
+    hists, predictions = [], []
     for seed in cfg.seeds:
         torch.manual_seed(seed)
         model = cnn_with_params(n_params, depth, data.input_shape, data.num_classes,
-                                pool_to=HEADS[head])
-        hists.append(train(model, data.x_train, data.y_train, data.x_test, data.y_test,
-                           epochs=epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=seed,
-                           schedule=cfg.schedule, desc=f"{head} head, depth {depth}, seed {seed}"))
+                                pool_to=HEADS[head]).to(memory_format=torch.channels_last)
+        hists.append(train(model, x_train, data.y_train, epochs=epochs,
+                           batch_size=cfg.batch_size, lr=cfg.lr, seed=seed,
+                           schedule=cfg.schedule, eval_train_size=cfg.eval_train_size,
+                           on_epoch_end=_test_recorder(x_test, data.y_test,
+                                                       {0, *cfg.test_epochs}, epochs,
+                                                       predictions),
+                           desc=f"{head} head, depth {depth}, seed {seed}"))
     in_head = count_params(model[-1])
     result = {"histories": [h.to_dict() for h in hists], "n_params": count_params(model),
               "widths": widths_of(model), "head_params": in_head,
-              "conv_params": count_params(model) - in_head}
+              "conv_params": count_params(model) - in_head,
+              "test_predictions": torch.stack(predictions),
+              "test_labels": data.y_test.to(torch.int8)}
     return result, data.source
 
 
@@ -115,14 +165,18 @@ def run(cfg: Config, executor: Executor | None = None) -> dict[str, dict]:
 
     Returns:
         ``results[dataset]`` = ``{"source": str, "n_test": int, "heads": {head: {depth:
-        {"histories", "n_params", "widths", "conv_params", "head_params"}}}}``.
+        {"histories", "n_params", "widths", "conv_params", "head_params",
+        "test_predictions" (n_seeds, n_test) int8, "test_labels" (n_test,) int8}}}}``; the
+        histories' test metrics are NaN at epochs not in ``cfg.test_epochs`` (nor 0, nor the
+        last).
     """
     per_dataset = zip(cfg.datasets, cfg.n_params, cfg.epochs, cfg.n_train, cfg.n_test,
                       strict=True)
     plan = [("flatten", d) for d in cfg.depths] + [("gap", d) for d in cfg.gap_depths]
     specs = [{"dataset": name, "n_params": n_params, "epochs": epochs, "depth": depth,
               "n_train": n_train, "n_test": n_test, "batch_size": cfg.batch_size, "lr": cfg.lr,
-              "schedule": cfg.schedule, "head": head}
+              "schedule": cfg.schedule, "head": head, "test_epochs": list(cfg.test_epochs),
+              "eval_train_size": cfg.eval_train_size}
              for name, n_params, epochs, n_train, n_test in per_dataset
              for head, depth in plan]
     runs = RunStore(cfg.name).sweep([(s, list(cfg.seeds)) for s in specs], partial(_unit, cfg),
@@ -204,8 +258,8 @@ def summary(results: dict, name: str):
         test = np.array([h["test_acc"][-1] for h in hists])
         mean, _ = t_interval(test)
         n_test = res.get("n_test") or 0
-        last3 = np.array([h["test_acc"][-1] - h["test_acc"][-4] for h in hists]) \
-            if len(hists[0]["test_acc"]) > 4 else np.full(len(hists), np.nan)
+        last = hists[0]["epoch"][-1]
+        last3 = np.array([h["test_acc"][-1] - _test_at(h, last - 3) for h in hists])
         rows.append({"head": _head(head), "conv layers": depth, "channels": r["widths"],
                      "params": r["n_params"], "in conv": r.get("conv_params"),
                      "in head": r.get("head_params"),
@@ -218,45 +272,70 @@ def summary(results: dict, name: str):
     return table(rows)
 
 
-def depth_differences(results: dict):
-    """Per dataset and head: every deeper minus shallower depth's final test accuracy, with a
-    95% Welch t-interval over seeds (:func:`hw1.intervals.welch_difference`), the Welch
-    p-value (``scipy.stats.ttest_ind(equal_var=False)``) and the p-value Holm-adjusted over
-    all the table's comparisons (:func:`hw1.report.holm`).
+def _correct(r: dict) -> np.ndarray:
+    """``(n_seeds, n_test)`` bool: which test images each seed's final model classifies
+    correctly."""
+    predictions = np.asarray(r["test_predictions"])
+    return predictions == np.asarray(r["test_labels"])[None, :]
+
+
+def depth_differences(results: dict, n_boot: int = 2000):
+    """Per dataset and head: every deeper minus shallower depth's final test accuracy (mean
+    over seeds), judged twice: paired over the test images (the same images for both models;
+    95% bootstrap interval and p over images, seeds averaged:
+    :func:`hw1.intervals.bootstrap_accuracy_difference`) and over seeds (Welch's t-test of the
+    per-seed accuracies); each p-value Holm-adjusted over the table's comparisons
+    (:func:`hw1.intervals.holm`). A bootstrap p of 0 (no resample on the other side of 0) is
+    shown as ``< 1/n_boot`` and enters Holm's method as ``1/n_boot``; then every adjusted
+    value is an upper bound (shown with ``≤``).
 
     Args:
         results: as returned by :func:`run`.
+        n_boot: bootstrap replicates.
 
     Returns:
         a display DataFrame, one row per (dataset, head, pair of depths).
     """
     from scipy import stats
 
-    from hw1.report import diff, table
+    from hw1.intervals import bootstrap_accuracy_difference, holm
+    from hw1.report import diff, num, table
 
-    rows, p_values = [], []
+    rows, p_images, p_seeds = [], [], []
     for name, res in results.items():
         for head, runs in res["heads"].items():
-            by_depth = {d: np.array([h["test_acc"][-1] for h in r["histories"]])
-                        for d, r in runs.items()}
-            for deep in by_depth:
-                for depth, acc in by_depth.items():
-                    if depth >= deep or len(acc) < 2:
+            correct = {d: _correct(r) for d, r in runs.items()}
+            for deep in correct:
+                for depth in correct:
+                    if depth >= deep or len(correct[depth]) < 2:
                         continue
-                    w = welch_difference(by_depth[deep], acc)
-                    p_values.append(float(stats.ttest_ind(by_depth[deep], acc,
-                                                          equal_var=False).pvalue))
+                    boot = bootstrap_accuracy_difference(correct[deep], correct[depth],
+                                                         n_boot=n_boot)
+                    acc_deep, acc = correct[deep].mean(1), correct[depth].mean(1)
+                    # no resample on the other side of 0: p below 1/n_boot, bounded by it
+                    p_images.append(max(boot["p"], 1 / n_boot))
+                    p_seeds.append(float(stats.ttest_ind(acc_deep, acc,
+                                                         equal_var=False).pvalue))
                     rows.append({"dataset": _label(results, name), "head": _head(head),
                                  "deeper − shallower": f"{deep} − {depth} conv layers",
-                                 "difference [95% CI]": diff(w["difference"], w["ci95_low"],
-                                                             w["ci95_high"]),
-                                 "Welch p": p_values[-1]})
-    from hw1.report import holm
-
-    for row, adjusted in zip(rows, holm(p_values), strict=True):
-        row[f"Holm p (all {len(rows)})"] = float(adjusted)
-        row["Holm p < 0.05"] = bool(adjusted < 0.05)
+                                 "difference [95% CI over images]": diff(
+                                     boot["difference"], boot["ci95_low"], boot["ci95_high"]),
+                                 "p over images": boot["p"] if boot["p"] > 0
+                                 else f"< {num(1 / n_boot)}",
+                                 "p over seeds (Welch)": p_seeds[-1]})
+    # a bounded p makes every adjusted value an upper bound (Holm's running maximum)
+    bounded = any(isinstance(row["p over images"], str) for row in rows)
+    for row, adj_images, adj_seeds in zip(rows, holm(p_images), holm(p_seeds), strict=True):
+        row["Holm p, images"] = f"≤ {num(adj_images)}" if bounded else float(adj_images)
+        row["Holm p, seeds"] = float(adj_seeds)
+        row["both Holm p < 0.05"] = bool(adj_images < 0.05 and adj_seeds < 0.05)
     return table(rows)
+
+
+def _test_at(hist: dict, epoch: int) -> float:
+    """A history's test accuracy after ``epoch`` (NaN where it was not evaluated)."""
+    value = hist["test_acc"][hist["epoch"].index(epoch)] if epoch in hist["epoch"] else None
+    return float("nan") if value is None else float(value)  # stored runs hold NaN as None
 
 
 def learning_speed(results: dict, epochs: tuple[int, ...] = (1, 3)):
@@ -279,21 +358,23 @@ def learning_speed(results: dict, epochs: tuple[int, ...] = (1, 3)):
             last = hists[0]["epoch"][-1]
             row = {"dataset": _label(results, name), "head": _head(head), "conv layers": depth}
             for e in (*[e for e in epochs if e < last], last):
-                if all(e in h["epoch"] for h in hists):
-                    row[f"after epoch {e}"] = ci([h["test_acc"][h["epoch"].index(e)]
-                                                  for h in hists])
+                values = [_test_at(h, e) for h in hists]
+                if np.isfinite(values).all():
+                    row[f"after epoch {e}"] = ci(values)
             rows.append(row)
     return table(rows)
 
 
-def figure_dataset(results: dict, name: str) -> plt.Figure:
-    """One dataset: one row per head; loss (left) and accuracy (right) per epoch, train solid
-    and test dashed, one colour per depth, each a mean over seeds with its 95% t band
-    (:func:`hw1.plotting.band`); saved as ``train_actual_task_<name>``.
+def figure_dataset(results: dict, name: str, zoom_from: int = 2) -> plt.Figure:
+    """One dataset: one row per head; loss (left) and accuracy (right, zoomed to the range of
+    the accuracies from epoch ``zoom_from`` on) per epoch, train solid and test dashed (at
+    the epochs the test set was read), one colour per depth, each a mean over seeds with its
+    95% t band (:func:`hw1.plotting.band`); saved as ``train_actual_task_<name>``.
 
     Args:
         results: as returned by :func:`run`.
         name: the dataset.
+        zoom_from: the first epoch the accuracy axis shows.
 
     Returns:
         the figure.
@@ -304,22 +385,29 @@ def figure_dataset(results: dict, name: str) -> plt.Figure:
     heads = list(res["heads"])
     fig = plt.figure(figsize=(10.4, 4.6 * len(heads) + 0.6))
     grid = fig.add_gridspec(2 * len(heads), 2, height_ratios=[1.0, 0.2] * len(heads))
-    finals = [h["test_acc"][-1] for _, _, r in _runs(res) for h in r["histories"]]
     for row, head in enumerate(heads):
         ax_loss, ax_acc = fig.add_subplot(grid[2 * row, 0]), fig.add_subplot(grid[2 * row, 1])
+        shown = []  # accuracies from epoch `zoom_from` on: the zoomed axis' range
         for depth, r in res["heads"][head].items():
             hists = [History.from_dict(h) for h in r["histories"]]
+            epoch = np.array(hists[0].epoch)
             color = f"C{depth}"
             label = (f"{depth} conv layer{'s' * (depth > 1)} {r['widths']}: "
                      f"{r['conv_params']} conv + {r['head_params']} head params")
             for ax, key in ((ax_loss, "loss"), (ax_acc, "acc")):
-                band(ax, hists[0].epoch, np.array([getattr(h, f"train_{key}") for h in hists]),
-                     label=label if key == "loss" else None, color=color)
-                band(ax, hists[0].epoch, np.array([getattr(h, f"test_{key}") for h in hists]),
-                     color=color, ls="--")
+                for part, ls in (("train", "-"), ("test", "--")):
+                    values = np.array([getattr(h, f"{part}_{key}") for h in hists], dtype=float)
+                    kept = np.isfinite(values).all(0)  # the test set is not read every epoch
+                    band(ax, epoch[kept], values[:, kept], color=color, ls=ls,
+                         label=label if (key, part) == ("loss", "train") else None)
+                    if key == "acc":
+                        shown.extend(values[:, kept & (epoch >= zoom_from)].ravel())
         ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title=f"{_head(head)} head: loss")
-        ax_acc.set(xlabel="epoch", ylabel="accuracy", title=f"{_head(head)} head: accuracy",
-                   ylim=(0.0, min(1.0, max(finals) + 0.05)))
+        low, high = min(shown), max(shown)
+        pad = 0.1 * (high - low) + 0.005
+        ax_acc.set(xlabel="epoch", ylabel="accuracy (zoomed)",
+                   title=f"{_head(head)} head: accuracy from epoch {zoom_from} (zoomed)",
+                   ylim=(max(0.0, low - pad), min(1.0, high + pad)), xlim=(zoom_from - 0.3, None))
         ax_loss.plot([], [], color="black", label="train (solid)")
         ax_loss.plot([], [], color="black", ls="--", label="test (dashed)")
         ax_legend = fig.add_subplot(grid[2 * row + 1, :])

@@ -9,6 +9,7 @@ Expressivity (HW1-1): :func:`linear_regions`.
 """
 
 from hw1.metrics.curvature import (
+                                   gauss_newton_split,
                                    gradient_norm,
                                    hessian,
                                    hessian_spectrum,
@@ -25,6 +26,7 @@ from hw1.metrics.sharpness import sharpness, sharpness_details
 from hw1.metrics.surface import difference_direction, filter_normalized_direction, loss_on_plane
 
 __all__ = ["dead_relu_parameters", "difference_direction", "filter_normalized_direction",
+           "gauss_newton_split",
            "gradient_noise", "gradient_norm", "hessian", "hessian_spectrum", "hessian_trace",
            "interpolate", "linear_regions", "loss_on_plane", "minimal_ratio",
            "per_sample_sensitivity", "sensitivities", "sensitivity", "sharpness",

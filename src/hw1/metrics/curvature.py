@@ -170,8 +170,16 @@ def minimal_ratio(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.T
     return float(hessian_spectrum(model, loss_fn, X, y, tol)["minimal_ratio"])
 
 
+def _largest_ritz(alpha: torch.Tensor, beta: torch.Tensor) -> float:
+    """Largest eigenvalue of the symmetric tridiagonal matrix with diagonal ``alpha`` ``(m,)``
+    and off-diagonal ``beta`` ``(m - 1,)``."""
+    T = torch.diag(alpha) + torch.diag(beta, 1) + torch.diag(beta, -1)
+    return float(torch.linalg.eigvalsh(T).max())
+
+
 def top_hessian_eigenvalue(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor,
-                           iterations: int = 64, seed: int = 0) -> float:
+                           iterations: int = 64, seed: int = 0,
+                           tol: float | None = None) -> float:
     """Largest algebraic eigenvalue of the Hessian, by Lanczos on Hessian-vector products.
 
     Never forms the Hessian, so it serves models far too large for :func:`hessian`. Runs
@@ -181,9 +189,13 @@ def top_hessian_eigenvalue(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y
 
     Args:
         model, loss_fn, X, y: L = loss_fn(model(X), y).
-        iterations: Lanczos steps (Krylov dimension).
+        iterations: Lanczos steps (Krylov dimension); with ``tol``, the most.
         seed: seeds the start vector.
+        tol: stop early once the largest Ritz value changes by at most ``tol`` times its
+            magnitude from one Lanczos step to the next (``None``: run all ``iterations``).
     """
+    if tol is not None and not tol > 0:
+        raise ValueError(f"tol must be positive or None, got {tol!r}")
     with eval_mode(model):
         params = [p for p in model.parameters() if p.requires_grad]
         loss = loss_fn(model(X), y)
@@ -204,9 +216,16 @@ def top_hessian_eigenvalue(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y
         beta = torch.zeros(k, dtype=torch.float64)
         Q[0] = q / q.norm()
         m = k
+        previous = math.inf
         for j in range(k):
             w = hvp(Q[j])
             alpha[j] = w @ Q[j]
+            if tol is not None:  # the largest Ritz value of the (j + 1)-step tridiagonal
+                top = _largest_ritz(alpha[: j + 1], beta[:j])
+                if abs(top - previous) <= tol * abs(top):
+                    m = j + 1
+                    break
+                previous = top
             w = w - Q[: j + 1].T @ (Q[: j + 1] @ w)  # full reorthogonalization (twice is
             w = w - Q[: j + 1].T @ (Q[: j + 1] @ w)  # enough in floating point)
             if j + 1 < k:
@@ -217,3 +236,58 @@ def top_hessian_eigenvalue(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y
                 Q[j + 1] = w / beta[j]
     T = torch.diag(alpha[:m]) + torch.diag(beta[: m - 1], 1) + torch.diag(beta[: m - 1], -1)
     return float(torch.linalg.eigvalsh(T).max())
+
+
+def gauss_newton_split(model: nn.Module, X: torch.Tensor, y: torch.Tensor,
+                       chunk_size: int | None = None) -> dict[str, torch.Tensor]:
+    """The Hessian of the mean squared error split into its Gauss–Newton and residual parts.
+
+    For ``L(θ) = (1/M) Σ_j (f_j(θ) − y_j)²`` over the ``M = N·K`` output entries ``f_j``
+    (``torch.nn.functional.mse_loss`` with its default mean), with residuals
+    ``r_j = f_j − y_j`` and the Jacobian ``J = ∂f/∂θ`` ``(M, P)``::
+
+        H = G + R,   G = (2/M) JᵀJ,   R = (2/M) Σ_j r_j ∇²f_j(θ).
+
+    ``G`` (the Gauss–Newton matrix) is positive semi-definite with ``rank G = rank J``; every
+    negative eigenvalue of ``H`` needs ``R``, which vanishes where the fit is exact
+    (Schraudolph 2002; Sagun et al. 2017). ``R`` is computed on its own, as the Hessian of
+    ``θ ↦ (2/M) Σ_j r_j f_j(θ)`` with ``r`` held fixed, not as ``H − G``, so ``G + R`` can be
+    checked against :func:`hessian`.
+
+    Args:
+        model: the network (P parameters), mapping ``X`` ``(N, ...)`` to ``(N, K)`` or
+            ``(N,)``; evaluated in eval mode, in float64, on a copy.
+        X: inputs ``(N, ...)``; y: targets of the model's output shape.
+        chunk_size: Jacobian/Hessian columns per vmapped batch; None: all at once (fastest
+            for the small networks this is meant for).
+
+    Returns:
+        dict of float64 tensors: ``jacobian`` ``(M, P)``, ``residual`` ``(M,)``,
+        ``gauss_newton`` ``(P, P)``, ``residual_part`` ``(P, P)`` (both exactly symmetric),
+        and ``gradient`` ``(P,)`` = ``(2/M) Jᵀ r``.
+
+    Raises:
+        ValueError: if the model's output and ``y`` differ in shape.
+        MemoryError: when a P x P float64 matrix would exceed :data:`HESSIAN_MEMORY_LIMIT`.
+    """
+    n_params = sum(p.numel() for p in model.parameters())
+    _check_hessian_size(n_params)
+    with eval_mode(model):
+        out_fn, theta = flat_loss(model, lambda out, target: out.reshape(-1), X, y,
+                                  dtype=torch.float64)
+        out = out_fn(theta).detach()
+        target = y.to(torch.float64).reshape(-1)
+        if out.shape != target.shape:
+            raise ValueError(f"gauss_newton_split: the model's output has {out.numel()} "
+                             f"entries but y has {target.numel()}; they must match (MSE).")
+        residual = out - target
+        M = residual.numel()
+        J = jacrev(out_fn, chunk_size=chunk_size)(theta)  # (M, P)
+
+        def weighted(flat: torch.Tensor) -> torch.Tensor:
+            return (2.0 / M) * (residual * out_fn(flat)).sum()
+
+        R = jacrev(grad(weighted), chunk_size=chunk_size)(theta)
+    G = (2.0 / M) * J.T @ J
+    return {"jacobian": J, "residual": residual, "gauss_newton": (G + G.T) / 2,
+            "residual_part": (R + R.T) / 2, "gradient": (2.0 / M) * J.T @ residual}

@@ -1,0 +1,124 @@
+"""The figures of the parameter-count sweep."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from hw1.plotting import save_figure
+
+from .analysis import _label, n_times_k
+
+
+def _width_axis(ax: plt.Axes, rows: list[dict]) -> None:
+    """Mark the top of a parameters axis with the widths ``w`` of ``rows`` (unlabelled: the
+    figure's title says so, which keeps the panel titles clear of the axis label)."""
+    from matplotlib.ticker import NullFormatter, NullLocator
+
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    top = ax.secondary_xaxis("top")
+    top.set_xticks([r["n_params"] for r in rows], labels=[str(r["width"]) for r in rows])
+    top.xaxis.set_minor_locator(NullLocator())
+
+
+def _errorbar(ax: plt.Axes, rows: list[dict], values, fmt: str, color: str, label: str,
+              clip: str | None = None, **kwargs) -> None:
+    """Mean ± 95% t interval over seeds of ``values(row)`` against the parameter count;
+    ``clip``: ``"acc"`` draws the interval clipped to [0, 1], ``"loss"`` to (0, ∞)."""
+    from hw1.intervals import t_interval
+
+    params = np.array([r["n_params"] for r in rows])
+    mean, half = np.array([t_interval(values(r)) for r in rows]).T
+    low, high = half, half
+    if clip == "acc":
+        low, high = np.minimum(half, mean), np.minimum(half, 1 - mean)
+    elif clip == "loss":
+        low = np.minimum(half, 0.999 * mean)
+    ax.errorbar(params, mean, yerr=[low, high], fmt=fmt, color=color, ms=3, capsize=2,
+                label=label, **kwargs)
+
+
+def figure(results: dict, name: str) -> plt.Figure:
+    """One dataset against the number of parameters (log x; the widths on the top axis; a
+    dotted line at ``n · K``): train and test loss and accuracy after the main budget (solid,
+    dashed) and the test values after the longer one (dotted, lighter), the test accuracy of
+    widths ≥ 16 on an axis of its own with the seeds and the widths that fit their training
+    set marked, and the loss gap test − train at both budgets; each mean ± 95% t interval
+    over seeds.
+
+    Args:
+        results: the output of :func:`run`.
+        name: the dataset (a key of ``results``).
+
+    Returns:
+        The figure, saved as ``params_vs_generalization_<name>``.
+    """
+    from hw1.plotting import MAX_WIDTH_IN
+
+    res = results[name]
+    rows, checks = res["rows"], res["check_rows"]
+    short, long_ = res["epochs"], res["check_epochs"]
+    nk = n_times_k(res)
+    fig, axes = plt.subplots(2, 2, figsize=(MAX_WIDTH_IN - 0.6, 9.0))
+    (ax_loss, ax_acc), (ax_zoom, ax_gap) = axes
+    for ax, key, ylabel in ((ax_loss, "loss", "cross-entropy (log)"),
+                            (ax_acc, "acc", "accuracy")):
+        for split, fmt, color in (("train", "o-", "C0"), ("test", "s--", "C3")):
+            _errorbar(ax, rows, lambda r, k=f"{split}_{key}": r[k], fmt, color,
+                      f"{split}, {short} ep", clip=key)
+        if checks:
+            _errorbar(ax, checks, lambda r, k=f"test_{key}": r[k], "D:", "C1",
+                      f"test, {long_} ep", clip=key, alpha=0.8)
+        ax.set(xscale="log", xlabel="number of parameters (log)", ylabel=ylabel)
+    ax_loss.set_yscale("log")
+    ax_loss.set_title("loss")
+    ax_acc.set_title("accuracy (intervals clipped to [0, 1])")
+
+    zoom = [r for r in rows if r["width"] >= 16]
+    _errorbar(ax_zoom, zoom, lambda r: r["test_acc"], "s--", "C3", f"test, {short} ep")
+    zoom_checks = [r for r in checks if r["width"] >= 16]
+    if zoom_checks:
+        _errorbar(ax_zoom, zoom_checks, lambda r: r["test_acc"], "D:", "C1",
+                  f"test, {long_} ep", alpha=0.8)
+    for i, r in enumerate(zoom):
+        ax_zoom.plot([r["n_params"] * 1.08] * len(r["test_acc"]), r["test_acc"], ".",
+                     color="k", alpha=0.5, ms=4,
+                     label=f"test, each seed, {short} ep" if i == 0 else None)
+    fitted = [r for r in zoom if min(r["train_acc"]) >= res["fit_acc"]]
+    for i, r in enumerate(fitted):
+        ax_zoom.axvspan(r["n_params"] / 1.3, r["n_params"] * 1.3, color="grey", alpha=0.15,
+                        lw=0, label=f"every seed ≥ {100 * res['fit_acc']:g}% train acc "
+                        f"({short} ep)" if i == 0 else None)
+    ax_zoom.set(xscale="log", xlabel="number of parameters (log)",
+                ylabel="test accuracy (zoomed)", title="test accuracy, widths ≥ 16")
+
+    _errorbar(ax_gap, rows, lambda r: np.subtract(r["test_loss"], r["train_loss"]), "o-",
+              "k", f"{short} ep")
+    if checks:
+        _errorbar(ax_gap, checks, lambda r: np.subtract(r["test_loss"], r["train_loss"]),
+                  "D:", "C1", f"{long_} ep", alpha=0.8)
+    ax_gap.set(xscale="log", xlabel="number of parameters (log)",
+               ylabel="test loss − train loss", title="loss gap")
+    for ax, shown in ((ax_loss, rows), (ax_acc, rows), (ax_zoom, zoom), (ax_gap, rows)):
+        ax.axvline(nk, color="grey", lw=1.0, ls=":", label=f"n·K = {nk:,} parameters")
+        _width_axis(ax, shown)
+    ax_loss.legend(loc="lower left", fontsize=9)
+    ax_acc.legend(loc="lower right", fontsize=9)
+    ax_gap.legend(loc="upper left", fontsize=9)
+    # below the axes, clear of the grey bands and the seeds' dots
+    ax_zoom.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=9,
+                   frameon=False)
+    seeds = len(rows[0]["train_loss"])
+    fig.suptitle(f"{_label(results, name)}: one MLP structure (input-w-w-10) at {len(rows)} "
+                 f"widths w, each trained for fixed {short}- and {long_}-epoch cosine "
+                 f"budgets\n({seeds} seeds; error bars: 95% t interval over seeds; top axes: "
+                 f"width w; n = {res['n_train']:,} training images, K = "
+                 f"{res['num_classes']} classes)")
+    fig.tight_layout()
+    save_figure(fig, f"params_vs_generalization_{name}")
+    return fig
+
+
+def make_figures(results: dict) -> list[plt.Figure]:
+    """Every figure of the notebook: :func:`figure` for each dataset."""
+    return [figure(results, name) for name in results]
