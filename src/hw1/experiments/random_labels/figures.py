@@ -84,7 +84,7 @@ def figure_training_curves(results: dict) -> plt.Figure:
                frameon=False, title="p: share of labels randomized")
     lines = [h for h, lab in zip(*axes[1].get_legend_handles_labels(), strict=True)
              if "accuracy" in lab]
-    axes[1].legend(lines, [ln.get_label() for ln in lines], loc="lower left", fontsize=9)
+    axes[1].legend(lines, [ln.get_label() for ln in lines], loc="upper right", fontsize=9)
     fig.suptitle(_title(results, "training curves") + f"\nthick line: mean and {BAND_NOTE}, "
                  "until the first seed fits; thin lines: single seeds after that\n"
                  "mean and band are geometric: taken over log10 values (t interval of log10)")
