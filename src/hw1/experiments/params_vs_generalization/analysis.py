@@ -129,8 +129,11 @@ def _holm(rows: list[dict]) -> list[dict]:
         ok = np.isfinite(p)
         if ok.any():
             adjusted[ok] = holm(p[ok])
+        # an adjusted value reached through a floored p (at most the largest adjusted value
+        # of the floored rows: Holm's values rise with the raw p) is an upper bound too
+        bound = max((a for a, (_, f) in zip(adjusted, raw, strict=True) if f), default=-1.0)
         for r, a, (_, floored) in zip(have, adjusted, raw, strict=True):
-            r[key] = _p_cell(a, floored)
+            r[key] = _p_cell(a, floored or a <= bound * (1 + 1e-9))
     renamed = [{(k[:-1] + "Holm p" if k in keys else k): v for k, v in r.items()} for r in rows]
     return renamed
 

@@ -89,8 +89,13 @@ def _holm_column(rows: list[dict], key: str = "p", name: str = "Holm p",
                        dtype=int)
         if len(idx):
             adjusted[idx] = holm(p[idx])
+    # an adjusted value reached through a floored p (at most the largest adjusted value of
+    # the floored rows of its family: Holm's values rise with the raw p) is a bound too
+    bound = {g: max((a for a, (_, f), x in zip(adjusted, raw, groups, strict=True)
+                     if f and x == g), default=-1.0) for g in set(groups)}
     for i, (r, a) in enumerate(zip(rows, adjusted, strict=True)):
-        r[key] = "n/a" if np.isnan(a) else ("≤ " if raw[i][1] else "") + num(a)
+        upper = raw[i][1] or a <= bound[groups[i]] * (1 + 1e-9)
+        r[key] = "n/a" if np.isnan(a) else ("≤ " if upper else "") + num(a)
         rows[i] = {(name if k == key else k): v for k, v in r.items()}  # in place of p
     return rows
 
