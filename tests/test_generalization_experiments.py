@@ -208,16 +208,48 @@ def test_random_labels_tables_time_the_first_crossing_of_each_threshold():
     assert steps["difference [95% CI]"].iloc[0].startswith("+4.00 [")
     # paired by seed (matched by seed, not by order): differences 3, 4, 5 at 90%
     assert steps["paired by seed [95% CI]"].iloc[0] == "+4.00 [1.52, 6.48]"
-    # Holm over the table's 2 Welch tests (90%: 6, 4, 5 vs 1, 1, 1; 99%: 8, 6, 7 vs 2, 2, 2)
+    # Holm within each threshold (90%: 6, 4, 5 vs 1, 1, 1; 99%: 8, 6, 7 vs 2, 2, 2): one
+    # step per threshold here, so each family of one leaves its Welch p-value unchanged
     from scipy import stats
     p = [stats.ttest_ind(a, b, equal_var=False).pvalue
          for a, b in (([6, 4, 5], [1, 1, 1]), ([8, 6, 7], [2, 2, 2]))]
-    assert list(steps["Holm p"]) == [num(v) for v in holm(p)]
-    control = random_labels.differences_from_control(res)
-    assert control["test error: CI excludes 0"].iloc[0] == "yes"
+    assert list(steps["Holm p"]) == [num(v) for v in p]
+    assert num(holm(p)[0]) != num(p[0])  # (a single family of both would differ)
+    control = random_labels.differences_from_control(res, "test error")
+    assert control["CI excludes 0"].iloc[0] == "yes"
     # one level: Holm over one test leaves the Welch p-value unchanged
     err = stats.ttest_ind([0.89, 0.9, 0.88], [0.1, 0.1, 0.1], equal_var=False).pvalue
-    assert control["test error: Holm p"].iloc[0] == num(err)
+    assert control["Holm p"].iloc[0] == num(err)
+    assert "over images [95% CI]" not in control  # no per-image correctness stored
+    fit = random_labels.differences_from_control(res)
+    assert fit["p − control [95% CI]"].iloc[0].startswith("+5.00 [")
+    with pytest.raises(ValueError, match="quantity"):
+        random_labels.differences_from_control(res, "test loss")
+
+
+def test_random_labels_test_error_difference_is_paired_over_test_images():
+    res = _corruption_results()
+    g = np.random.default_rng(1)
+    res["test_correct"] = {0.0: g.random((3, 500)) < 0.9, 1.0: g.random((3, 500)) < 0.1}
+    control = random_labels.differences_from_control(res, "test error")
+    exact = res["test_correct"][0.0].mean() - res["test_correct"][1.0].mean()  # error rise
+    assert control["over images [95% CI]"].iloc[0].startswith(f"+{num(exact)} [")
+    # no replicate crosses 0: p at its resolution 2 / N_BOOT, printed as an upper bound
+    assert control["over images: Holm p"].iloc[0] == f"≤ {num(2 / random_labels.analysis.N_BOOT)}"
+
+
+def test_random_labels_summary_splits_fit_and_accuracy_and_dashes_the_control():
+    res = _corruption_results()
+    for level, rows in res["levels"].items():
+        for r in rows:
+            r.update(labels_changed=0.9 * level, train_acc=0.99, train_loss=0.01,
+                     train_acc_true_labels=0.9, test_loss=1.0)
+    fit = random_labels.summary(res)
+    assert list(fit.columns) == ["p", "labels changed", "runs that fit", "epochs run",
+                                 "÷ control"]
+    assert fit["labels changed"].iloc[0] == "—"
+    acc = random_labels.summary(res, "accuracy")
+    assert "test error" in acc and "labels changed" not in acc
 
 
 def test_random_labels_times_memorization_of_the_changed_labels_on_its_own():
@@ -269,7 +301,16 @@ def test_params_comparisons_are_paired_over_test_images_and_primary_per_budget()
     assert list(primary["widths"]) == ["8 − 4", "8 − 4"]  # widest − first fitting, per budget
     exact = rows[2]["test_correct"].mean() - rows[1]["test_correct"].mean()
     assert primary["over images [95% CI]"].iloc[0].startswith(f"+{num(exact)} [")
-    assert primary["over images: p"].iloc[0] == "< 0.001"  # no replicate crosses 0
+    # no replicate crosses 0: p stands at its resolution 2 / N_BOOT = 0.001, Holm over the
+    # primary family (here two comparisons) doubles it; printed as an upper bound
+    assert list(primary["over images: Holm p"]) == ["≤ 0.00200", "≤ 0.00200"]
     assert pvg_analysis._p_cell(float("nan")) == "n/a"
     cons = params_vs_generalization.consecutive_differences(res, "mnist", "check")
-    assert list(cons["over images: Holm p"]) == ["< 0.001", "< 0.001"]
+    assert list(cons["over images: Holm p"]) == ["≤ 0.00200", "≤ 0.00200"]
+    counts = params_vs_generalization.doubling_counts(res)
+    assert list(counts["doublings"]) == ["2", "2", "4"]
+    assert list(counts["mean test acc rises"]) == ["2", "2", "4"]
+    assert list(counts["resolved over images (Holm)"]) == ["2", "2", "4"]
+    low = params_vs_generalization.lowest_test_loss_range(res)
+    assert list(low["lowest mean test loss at width"]) == ["2", "2"]
+    assert list(low["widths not resolved from it"]) == ["2", "2"]

@@ -15,14 +15,17 @@ from .analysis import (
     budget_check,
     consecutive_differences,
     differences_from_lowest_test_loss,
+    doubling_counts,
     fitting_regime,
+    lowest_test_loss_range,
     n_times_k,
     primary_comparisons,
     summary,
 )
-from .figures import figure, make_figures
+from .figures import figure, figure_budget_differences, make_figures
 from .run import METRICS, Config, run
 
 __all__ = ["BUDGETS", "METRICS", "Config", "budget_check", "consecutive_differences",
-           "differences_from_lowest_test_loss", "figure", "fitting_regime", "make_figures",
+           "differences_from_lowest_test_loss", "doubling_counts", "figure",
+           "figure_budget_differences", "fitting_regime", "lowest_test_loss_range", "make_figures",
            "n_times_k", "primary_comparisons", "run", "summary"]

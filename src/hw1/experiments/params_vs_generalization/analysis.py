@@ -88,23 +88,31 @@ def _image_cells(a: dict, b: dict, what: str = "over images") -> dict[str, str |
     from hw1.report import diff
 
     d = bootstrap_accuracy_difference(a["test_correct"], b["test_correct"], n_boot=N_BOOT)
+    floor = 2 / N_BOOT
     return {f"{what} [95% CI]": diff(d["difference"], d["ci95_low"], d["ci95_high"]),
-            f"{what}: p": float(d["p"])}
+            f"{what}: p": (max(float(d["p"]), floor), bool(d["p"] < floor))}
 
 
 N_BOOT = 2000
-"""Bootstrap replicates over test images; a p-value of 0 (no replicate on the other side of
-0) is printed as below the resolution, ``< 2 / N_BOOT``."""
+"""Bootstrap replicates over test images. The two-sided bootstrap p-value moves in steps of
+``2 / N_BOOT``; a p of 0 (no replicate on the other side of 0) is replaced by that resolution
+before any Holm adjustment, and the (adjusted) value is printed as an upper bound, ``≤``."""
 
 
-def _p_cell(p: float) -> str:
-    """A p-value as a table cell: ``n/a`` for NaN, ``< 0.001`` for an exact 0 (a bootstrap
-    with no replicate across 0, resolution ``2 / N_BOOT``), else 3 significant digits."""
+def _p_value(p) -> tuple[float, bool]:
+    """A raw p-value cell as ``(p, floored)``: bootstrap cells come as such a pair (floored:
+    the p was 0 and stands at its resolution ``2 / N_BOOT``), t-test cells as a float."""
+    return (float(p[0]), bool(p[1])) if isinstance(p, tuple) else (float(p), False)
+
+
+def _p_cell(p: float, floored: bool = False) -> str:
+    """A p-value as a table cell: ``n/a`` for NaN, else 3 significant digits, preceded by
+    ``≤`` when it derives from a bootstrap p at its resolution (an upper bound)."""
     from hw1.report import num
 
     if np.isnan(p):
         return "n/a"
-    return f"< {2 / N_BOOT:g}" if p == 0 else num(p)
+    return ("≤ " if floored else "") + num(p)
 
 
 def _holm(rows: list[dict]) -> list[dict]:
@@ -115,13 +123,17 @@ def _holm(rows: list[dict]) -> list[dict]:
     keys = sorted({k for r in rows for k in r if k.endswith(": p")})
     for key in keys:
         have = [r for r in rows if key in r]
-        p = np.array([r[key] for r in have], dtype=float)
+        raw = [_p_value(r[key]) for r in have]
+        p = np.array([v for v, _ in raw], dtype=float)
         adjusted = np.full(len(p), np.nan)
         ok = np.isfinite(p)
         if ok.any():
             adjusted[ok] = holm(p[ok])
-        for r, a in zip(have, adjusted, strict=True):
-            r[key] = _p_cell(a)
+        # an adjusted value reached through a floored p (at most the largest adjusted value
+        # of the floored rows: Holm's values rise with the raw p) is an upper bound too
+        bound = max((a for a, (_, f) in zip(adjusted, raw, strict=True) if f), default=-1.0)
+        for r, a, (_, floored) in zip(have, adjusted, raw, strict=True):
+            r[key] = _p_cell(a, floored or a <= bound * (1 + 1e-9))
     renamed = [{(k[:-1] + "Holm p" if k in keys else k): v for k, v in r.items()} for r in rows]
     return renamed
 
@@ -184,8 +196,8 @@ def primary_comparisons(results: dict):
     width minus the first width whose every seed fits; CIFAR-10 (and any other dataset), the
     widest minus the width of lowest mean test loss (when that is the widest, the first
     fitting width instead). Test accuracy over seeds (95% Welch interval) and paired over
-    the test images (bootstrap), test loss over seeds; no correction (one primary
-    comparison per dataset and budget).
+    the test images (bootstrap), test loss over seeds; the four comparisons (two datasets ×
+    two budgets) are one family: each p-value column is Holm-adjusted over them.
 
     Returns:
         A DataFrame (:func:`hw1.report.table`), one row per dataset and budget.
@@ -212,10 +224,7 @@ def primary_comparisons(results: dict):
                         **_welch_cells(a["test_acc"], b["test_acc"], "test acc"),
                         **_image_cells(a, b),
                         **_welch_cells(a["test_loss"], b["test_loss"], "test loss")})
-    for r in out:  # single declared comparisons: raw p-values
-        for k in [k for k in r if k.endswith(": p")]:
-            r[k] = _p_cell(r[k])
-    return table(out)
+    return table(_holm(out))  # the primary comparisons: one family
 
 
 def fitting_regime(results: dict, budget: str = "main"):
@@ -331,3 +340,73 @@ def consecutive_differences(results: dict, name: str, budget: str = "main"):
                     **_welch_cells(r["test_acc"], smaller["test_acc"], "test acc"), **images,
                     **_welch_cells(r["test_loss"], smaller["test_loss"], "test loss")})
     return table(_holm(out))
+
+
+def doubling_counts(results: dict):
+    """Per dataset and budget, over the doublings of width (:func:`consecutive_differences`):
+    how many there are, how many raise the mean test accuracy, and how many are resolved
+    (Holm p < 0.05 within that table, per column) over seeds and over test images; a last
+    row sums them.
+
+    Returns:
+        A DataFrame (:func:`hw1.report.table`).
+    """
+    from hw1.report import table
+
+    out = []
+    for name, res in results.items():
+        for budget in BUDGETS:
+            rows = _rows(res, budget)
+            if len(rows) < 2:
+                continue
+            diffs = [np.mean(b["test_acc"]) - np.mean(a["test_acc"])
+                     for a, b in zip(rows, rows[1:], strict=False)]
+            t = consecutive_differences(results, name, budget)
+
+            def resolved(col: str, t=t) -> int | str:
+                if col not in t:
+                    return "n/a"
+                return int(sum(float(str(v).lstrip("≤ ")) < 0.05 for v in t[col]))
+
+            out.append({"dataset": _label(results, name), "epochs": _epochs(res, budget),
+                        "doublings": len(diffs),
+                        "mean test acc rises": int(sum(d > 0 for d in diffs)),
+                        "resolved over seeds (Holm)": resolved("test acc: Holm p"),
+                        "resolved over images (Holm)": resolved("over images: Holm p")})
+    if len(out) > 1:
+        total = {"dataset": "all", "epochs": "both"}
+        for k in ("doublings", "mean test acc rises", "resolved over seeds (Holm)",
+                  "resolved over images (Holm)"):
+            vals = [r[k] for r in out]
+            total[k] = sum(vals) if all(isinstance(v, int) for v in vals) else "n/a"
+        out.append(total)
+    return table(out)
+
+
+def lowest_test_loss_range(results: dict):
+    """Per dataset and budget: the width of lowest mean test loss, and the widths whose test
+    loss is not resolved from it (their 95% Welch interval of the difference from the lowest
+    contains 0; uncorrected, so the range is if anything too narrow): the location of the
+    minimum is known only up to that range.
+
+    Returns:
+        A DataFrame (:func:`hw1.report.table`).
+    """
+    from hw1.intervals import welch_difference
+    from hw1.report import ci, table
+
+    out = []
+    for name, res in results.items():
+        for budget in BUDGETS:
+            rows = _rows(res, budget)
+            if not rows:
+                continue
+            ref = _lowest_test_loss(rows)
+            within = [r["width"] for r in rows
+                      if r is rows[ref] or not welch_difference(
+                          r["test_loss"], rows[ref]["test_loss"])["excludes_0"]]
+            out.append({"dataset": _label(results, name), "epochs": _epochs(res, budget),
+                        "lowest mean test loss at width": rows[ref]["width"],
+                        "its test loss": ci(rows[ref]["test_loss"]),
+                        "widths not resolved from it": ", ".join(map(str, within))})
+    return table(out)

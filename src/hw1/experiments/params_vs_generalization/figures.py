@@ -67,6 +67,8 @@ def figure(results: dict, name: str) -> plt.Figure:
             _errorbar(ax, rows, lambda r, k=f"{split}_{key}": r[k], fmt, color,
                       f"{split}, {short} ep", clip=key)
         if checks:
+            _errorbar(ax, checks, lambda r, k=f"train_{key}": r[k], "^:", "C2",
+                      f"train, {long_} ep", clip=key, alpha=0.8)
             _errorbar(ax, checks, lambda r, k=f"test_{key}": r[k], "D:", "C1",
                       f"test, {long_} ep", clip=key, alpha=0.8)
         ax.set(xscale="log", xlabel="number of parameters (log)", ylabel=ylabel)
@@ -89,6 +91,12 @@ def figure(results: dict, name: str) -> plt.Figure:
         ax_zoom.axvspan(r["n_params"] / 1.3, r["n_params"] * 1.3, color="grey", alpha=0.15,
                         lw=0, label=f"every seed ≥ {100 * res['fit_acc']:g}% train acc "
                         f"({short} ep)" if i == 0 else None)
+    fitted_long = [r for r in zoom_checks if min(r["train_acc"]) >= res["fit_acc"]]
+    for i, r in enumerate(fitted_long):  # a hatched strip along the bottom of the panel
+        ax_zoom.axvspan(r["n_params"] / 1.3, r["n_params"] * 1.3, ymax=0.06, fill=False,
+                        hatch="///", edgecolor="C1", lw=0,
+                        label=f"every seed ≥ {100 * res['fit_acc']:g}% train acc "
+                        f"({long_} ep)" if i == 0 else None)
     ax_zoom.set(xscale="log", xlabel="number of parameters (log)",
                 ylabel="test accuracy (zoomed)", title="test accuracy, widths ≥ 16")
 
@@ -100,7 +108,8 @@ def figure(results: dict, name: str) -> plt.Figure:
     ax_gap.set(xscale="log", xlabel="number of parameters (log)",
                ylabel="test loss − train loss", title="loss gap")
     for ax, shown in ((ax_loss, rows), (ax_acc, rows), (ax_zoom, zoom), (ax_gap, rows)):
-        ax.axvline(nk, color="grey", lw=1.0, ls=":", label=f"n·K = {nk:,} parameters")
+        ax.axvline(nk, color="grey", lw=1.0, ls=":",  # in one legend only
+                   label=f"n·K = {nk:,} parameters" if ax is ax_loss else None)
         _width_axis(ax, shown)
     ax_loss.legend(loc="lower left", fontsize=9)
     ax_acc.legend(loc="lower right", fontsize=9)
@@ -119,6 +128,70 @@ def figure(results: dict, name: str) -> plt.Figure:
     return fig
 
 
+def figure_budget_differences(results: dict) -> plt.Figure:
+    """Per dataset (rows) and width: the longer budget minus the main one in test accuracy
+    (left: 95% paired t interval over seeds, and the 95% bootstrap interval over test images
+    beside it) and in test loss (right: paired over seeds), against the width; the numbers of
+    :func:`budget_check`.
+
+    Args:
+        results: the output of :func:`run`.
+
+    Returns:
+        The figure, saved as ``params_vs_generalization_budget_differences``.
+    """
+    from hw1.intervals import bootstrap_accuracy_difference, t_interval
+    from hw1.plotting import MAX_WIDTH_IN
+
+    from .analysis import N_BOOT
+
+    names = list(results)
+    fig, axes = plt.subplots(len(names), 2, figsize=(MAX_WIDTH_IN - 0.6, 3.6 * len(names)),
+                             squeeze=False)
+    for (ax_acc, ax_loss), name in zip(axes, names, strict=True):
+        res = results[name]
+        main = {r["width"]: r for r in res["rows"]}
+        checks = [r for r in res["check_rows"] if r["width"] in main]
+        widths = np.array([r["width"] for r in checks], dtype=float)
+        for ax, key in ((ax_acc, "test_acc"), (ax_loss, "test_loss")):
+            d = [np.subtract(r[key], main[r["width"]][key]) for r in checks]
+            mean, half = np.array([t_interval(v) for v in d]).T
+            ax.errorbar(widths / 1.08, mean, yerr=half, fmt="o", color="k", ms=4, capsize=3,
+                        label="95% paired t interval over seeds")
+            ax.axhline(0, color="grey", lw=0.8)
+            ax.set(xscale="log", xlabel="width w (log)")
+            ax.set_xticks(widths, labels=[f"{w:g}" for w in widths])
+            ax.minorticks_off()
+        have = [r for r in checks if "test_correct" in r and "test_correct" in main[r["width"]]]
+        if have:
+            boot = [bootstrap_accuracy_difference(r["test_correct"],
+                                                  main[r["width"]]["test_correct"],
+                                                  n_boot=N_BOOT) for r in have]
+            mid = np.array([b["difference"] for b in boot])
+            err = [mid - np.array([b["ci95_low"] for b in boot]),
+                   np.array([b["ci95_high"] for b in boot]) - mid]
+            ax_acc.errorbar(np.array([r["width"] for r in have]) * 1.08, mid, yerr=err,
+                            fmt="s", color="C3", ms=4, capsize=3,
+                            label="95% bootstrap interval over test images")
+        label = _label(results, name)
+        ax_acc.set(ylabel=f"Δ test accuracy ({res['check_epochs']} − {res['epochs']} ep)",
+                   title=f"{label}: test accuracy")
+        ax_loss.set(ylabel=f"Δ test loss ({res['check_epochs']} − {res['epochs']} ep)",
+                    title=f"{label}: test loss")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
+    first = results[names[0]]["rows"][0]
+    n_test = first.get("n_test")
+    fig.suptitle(f"Twice the budget: each width's test metrics after the longer cosine "
+                 f"schedule minus after the main one\n({len(first['test_acc'])} seeds, the "
+                 f"same initializations at both budgets"
+                 + (f"; test sets of {n_test:,} images)" if n_test else ")"))
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    save_figure(fig, "params_vs_generalization_budget_differences")
+    return fig
+
+
 def make_figures(results: dict) -> list[plt.Figure]:
-    """Every figure of the notebook: :func:`figure` for each dataset."""
-    return [figure(results, name) for name in results]
+    """Every figure of the notebook: :func:`figure` for each dataset and
+    :func:`figure_budget_differences`."""
+    return [figure(results, name) for name in results] + [figure_budget_differences(results)]

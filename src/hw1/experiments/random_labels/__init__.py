@@ -12,6 +12,8 @@ changed labels is timed on its own.
 
 from .analysis import (
     CHANGED_THRESHOLDS,
+    CONTROL_QUANTITIES,
+    SUMMARY_PARTS,
     changed_label_times,
     differences_from_control,
     epochs_to_reach,
@@ -26,7 +28,8 @@ from .figures import (
 )
 from .run import Config, corrupt_labels, run
 
-__all__ = ["CHANGED_THRESHOLDS", "Config", "changed_label_times", "corrupt_labels",
+__all__ = ["CHANGED_THRESHOLDS", "CONTROL_QUANTITIES", "SUMMARY_PARTS", "Config",
+           "changed_label_times", "corrupt_labels",
            "differences_from_control", "epochs_to_reach", "figure_changed_unchanged",
            "figure_corruption_sweep", "figure_training_curves", "level_differences",
            "make_figures", "run", "summary"]

@@ -1,6 +1,7 @@
 """The tables of the label-corruption sweep: times to fit (all own labels, and the changed
 labels alone), steps between levels and differences from the true-label control, with
-intervals over seeds and Holm-adjusted p-values."""
+intervals over seeds (and, for the test error, over test images) and Holm-adjusted
+p-values."""
 
 from __future__ import annotations
 
@@ -62,19 +63,39 @@ def _welch(a, b) -> dict[str, str | float]:
             "CI excludes 0": "yes" if w["excludes_0"] else "no", "p": p}
 
 
-def _holm_column(rows: list[dict], key: str = "p", name: str = "Holm p") -> list[dict]:
+N_BOOT = 2000
+"""Bootstrap replicates over test images. A bootstrap p-value of 0 (no replicate on the
+other side of 0) is replaced by its resolution ``2 / N_BOOT`` before the Holm adjustment,
+and the adjusted value is printed as an upper bound (``≤``)."""
+
+
+def _holm_column(rows: list[dict], key: str = "p", name: str = "Holm p",
+                 family: str | None = None) -> list[dict]:
     """Replace each row's raw p-value ``key`` by its Holm-adjusted value over the rows of the
-    table (one family; a NaN p, from seeds without spread, is left out and shown as n/a)."""
+    table (a NaN p, from seeds without spread, is left out and shown as n/a). ``family``: a
+    row key whose value splits the rows into separate families (e.g. ``"threshold"``: one
+    family per threshold); None: the whole table is one family. A raw p given as a pair
+    ``(p, floored)`` marks a bootstrap p at its resolution: its adjusted value prints as
+    ``≤ value``."""
     from hw1.intervals import holm
     from hw1.report import num
 
-    p = np.array([r[key] for r in rows], dtype=float)
+    raw = [r[key] if isinstance(r[key], tuple) else (r[key], False) for r in rows]
+    p = np.array([v for v, _ in raw], dtype=float)
+    groups = [r.get(family) for r in rows] if family else [None] * len(rows)
     adjusted = np.full(len(p), np.nan)
-    ok = np.isfinite(p)
-    if ok.any():
-        adjusted[ok] = holm(p[ok])
+    for g in dict.fromkeys(groups):
+        idx = np.array([i for i, x in enumerate(groups) if x == g and np.isfinite(p[i])],
+                       dtype=int)
+        if len(idx):
+            adjusted[idx] = holm(p[idx])
+    # an adjusted value reached through a floored p (at most the largest adjusted value of
+    # the floored rows of its family: Holm's values rise with the raw p) is a bound too
+    bound = {g: max((a for a, (_, f), x in zip(adjusted, raw, groups, strict=True)
+                     if f and x == g), default=-1.0) for g in set(groups)}
     for i, (r, a) in enumerate(zip(rows, adjusted, strict=True)):
-        r[key] = "n/a" if np.isnan(a) else num(a)
+        upper = raw[i][1] or a <= bound[groups[i]] * (1 + 1e-9)
+        r[key] = "n/a" if np.isnan(a) else ("≤ " if upper else "") + num(a)
         rows[i] = {(name if k == key else k): v for k, v in r.items()}  # in place of p
     return rows
 
@@ -101,25 +122,40 @@ def _paired(high: list[dict], low: list[dict], value) -> str:
                   [by_seed[r["seed"]] for r in high])["difference [95% CI]"]
 
 
-def summary(results: dict):
-    """Per corruption level p: labels actually changed, runs that fit, epochs run (the epochs
-    to fit when every run fit; a run that hit the cap counts its cap, a lower bound) and its
-    mean as a multiple of the true-label control's, final train accuracy on the corrupted
-    and on the true labels, test error and loss (mean ± 95% t half-width over seeds)."""
+SUMMARY_PARTS = ("fit", "accuracy")
+"""The two halves of :func:`summary`: the fit (labels changed, runs that fit, epochs) and the
+accuracies (train on own and true labels, test error and loss)."""
+
+
+def summary(results: dict, part: str = "fit"):
+    """Per corruption level p, one of two tables (``part``, :data:`SUMMARY_PARTS`).
+
+    ``"fit"``: the share of labels actually changed ("—" for the control, which has none),
+    runs that fit, epochs run (the epochs to fit when every run fit; a run that hit the cap
+    counts its cap, a lower bound) and its mean as a multiple of the true-label control's.
+    ``"accuracy"``: final train accuracy on the corrupted and on the true labels, test error
+    and loss. Entries are mean ± 95% t half-width over seeds.
+    """
     from hw1.report import ci, table
 
+    if part not in SUMMARY_PARTS:
+        raise ValueError(f"part must be one of {SUMMARY_PARTS}, got {part!r}")
     out = []
     control = np.mean([r["epochs"] for r in _control(results)])
     for level, rows in results["levels"].items():
         col = {k: [r[k] for r in rows] for k in rows[0] if k != "history"}
-        out.append({"p": f"{level:g}", "labels changed": ci(col["labels_changed"]),
-                    "runs that fit": f"{sum(bool(v) for v in col['reached'])}/{len(rows)}",
-                    "epochs run": _epochs_cell(col["epochs"]),
-                    "÷ control": float(np.mean(col["epochs"])) / control,
-                    "train acc (own labels)": ci(col["train_acc"]),
-                    "train acc (true labels)": ci(col["train_acc_true_labels"]),
-                    "test error": ci(1 - np.asarray(col["test_acc"])),
-                    "test loss": ci(col["test_loss"])})
+        if part == "fit":
+            out.append({"p": f"{level:g}",
+                        "labels changed": "—" if level == 0 else ci(col["labels_changed"]),
+                        "runs that fit": f"{sum(bool(v) for v in col['reached'])}/{len(rows)}",
+                        "epochs run": _epochs_cell(col["epochs"]),
+                        "÷ control": float(np.mean(col["epochs"])) / control})
+        else:
+            out.append({"p": f"{level:g}",
+                        "train acc (own labels)": ci(col["train_acc"]),
+                        "train acc (true labels)": ci(col["train_acc_true_labels"]),
+                        "test error": ci(1 - np.asarray(col["test_acc"])),
+                        "test loss": ci(col["test_loss"])})
     return table(out)
 
 
@@ -148,7 +184,8 @@ def level_differences(results: dict, thresholds: tuple[float, ...] = (0.9, 0.99)
     each level minus the next lower one (levels where it is defined: with ``"acc_changed"``
     the corrupted ones), with the 95% Welch interval (it ignores that the levels share
     seeds, initializations and batch orders), the 95% paired t-interval of the per-seed
-    differences, and the Welch p-value Holm-adjusted over the table's rows."""
+    differences, and the Welch p-value Holm-adjusted within each threshold (one family per
+    threshold: the steps between consecutive levels at that threshold)."""
     from hw1.report import table
 
     levels = sorted(lv for lv in results["levels"] if key != "acc_changed" or lv > 0)
@@ -161,7 +198,7 @@ def level_differences(results: dict, thresholds: tuple[float, ...] = (0.9, 0.99)
                                  [time(r) for r in results["levels"][low]]),
                         "paired by seed [95% CI]": _paired(
                             results["levels"][high], results["levels"][low], time)})
-    return table(_holm_column(out))
+    return table(_holm_column(out, family="threshold"))
 
 
 def changed_label_times(results: dict, thresholds: tuple[float, ...] = CHANGED_THRESHOLDS):
@@ -190,24 +227,50 @@ def changed_label_times(results: dict, thresholds: tuple[float, ...] = CHANGED_T
     return table(out)
 
 
-def differences_from_control(results: dict):
-    """Each corruption level minus the true-label control, one row per level: epochs to fit
-    (the 99% criterion) and test error, with 95% Welch t-intervals."""
+def _image_cells(results: dict, level: float) -> dict:
+    """Test error of ``level`` minus the control's, paired over the test images: a bootstrap
+    over images of the seed-mean difference (:func:`hw1.intervals.bootstrap_accuracy_difference`
+    on the stored per-image correctness, control first, so that the accuracy difference is
+    the error difference), as a 95% interval and a raw p-value ``(p, floored)`` (a p of 0
+    floored at ``2 / N_BOOT``); no cells without per-image correctness."""
+    correct = results.get("test_correct", {})
+    if level not in correct or 0 not in correct:
+        return {}
+    from hw1.intervals import bootstrap_accuracy_difference
+    from hw1.report import diff
+
+    d = bootstrap_accuracy_difference(correct[0], correct[level], n_boot=N_BOOT)
+    floored = d["p"] < 2 / N_BOOT
+    return {"over images [95% CI]": diff(d["difference"], d["ci95_low"], d["ci95_high"]),
+            "over images: p": (max(d["p"], 2 / N_BOOT), floored)}
+
+
+CONTROL_QUANTITIES = ("epochs to fit", "test error")
+
+
+def differences_from_control(results: dict, quantity: str = "epochs to fit"):
+    """Each corruption level minus the true-label control, one row per level, in ``quantity``
+    (:data:`CONTROL_QUANTITIES`): epochs to fit (the 99% criterion) or test error, with the
+    95% Welch t-interval over seeds and its p-value; for the test error also paired over the
+    test images (bootstrap over images). Each p-value column is Holm-adjusted over the levels
+    (one family per quantity and test)."""
     from hw1.report import table
 
+    if quantity not in CONTROL_QUANTITIES:
+        raise ValueError(f"quantity must be one of {CONTROL_QUANTITIES}, got {quantity!r}")
+    f = (lambda r: r["epochs"]) if quantity == "epochs to fit" else (lambda r: 1 - r["test_acc"])
     base = _control(results)
     rows = []
     for level, runs in results["levels"].items():
         if level == 0:
             continue
-        row = {"p": f"{level:g}"}
-        for key, f in (("epochs to fit", lambda r: r["epochs"]),
-                       ("test error", lambda r: 1 - r["test_acc"])):
-            cells = _welch([f(r) for r in runs], [f(r) for r in base])
-            row[f"{key}: p − control [95% CI]"] = cells["difference [95% CI]"]
-            row[f"{key}: CI excludes 0"] = cells["CI excludes 0"]
-            row[f"{key}: p"] = cells["p"]
+        cells = _welch([f(r) for r in runs], [f(r) for r in base])
+        row = {"p": f"{level:g}", "p − control [95% CI]": cells["difference [95% CI]"],
+               "CI excludes 0": cells["CI excludes 0"], "seeds: p": cells["p"]}
+        if quantity == "test error":
+            row.update(_image_cells(results, level))
         rows.append(row)
-    for key in ("epochs to fit", "test error"):  # one family per quantity
-        _holm_column(rows, f"{key}: p", f"{key}: Holm p")
+    _holm_column(rows, "seeds: p", "Holm p")
+    if rows and "over images: p" in rows[0]:
+        _holm_column(rows, "over images: p", "over images: Holm p")
     return table(rows)

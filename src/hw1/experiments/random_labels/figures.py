@@ -78,12 +78,17 @@ def figure_training_curves(results: dict) -> plt.Figure:
         low, high = ax.get_ylim()
         ticks = np.arange(np.ceil(low), np.floor(high) + 1)
         ax.set_yticks(ticks, labels=[f"{10 ** t:g}" for t in ticks])
-    handles, labels = axes[1].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=(len(handles) + 1) // 2,
+    # levels in the shared legend; the threshold lines (right panel only) in that panel's
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(handles),
                frameon=False, title="p: share of labels randomized")
+    lines = [h for h, lab in zip(*axes[1].get_legend_handles_labels(), strict=True)
+             if "accuracy" in lab]
+    axes[1].legend(lines, [ln.get_label() for ln in lines], loc="upper right", fontsize=9)
     fig.suptitle(_title(results, "training curves") + f"\nthick line: mean and {BAND_NOTE}, "
-                 "until the first seed fits; thin lines: single seeds after that")
-    fig.tight_layout(rect=(0, 0.15, 1, 1))
+                 "until the first seed fits; thin lines: single seeds after that\n"
+                 "mean and band are geometric: taken over log10 values (t interval of log10)")
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     save_figure(fig, "random_labels_training_curves")
     return fig
 
