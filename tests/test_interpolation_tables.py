@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from scipy import stats  # noqa: E402
 
 from hw1.experiments import interpolation  # noqa: E402
 from hw1.plotting import MAX_WIDTH_PX, png_width  # noqa: E402
@@ -68,7 +69,18 @@ def test_tables_are_dataframes_in_the_shared_format():
     assert pairs.loc[pairs["pair"] == "batch size, same init",
                      "train-loss barrier"].item() == ci(barrier)
     line = interpolation.line_table(res)
-    assert line["ΔL_train at |t|=0.5"].iloc[0] == ci([0.25, 0.5, 0.75])  # c·0.25, c = 1, 2, 3
+    # base: ΔL = c·0.25 with c = 1, 2, 3: geometric mean and the t interval of log10 ΔL
+    logs = np.log10([0.25, 0.5, 0.75])
+    half = stats.t.ppf(0.975, 2) * logs.std(ddof=1) / np.sqrt(3)
+    assert line["ΔL_train at |t|=0.5"].iloc[0] == (
+        f"{num(10 ** logs.mean())} [{num(10 ** (logs.mean() - half))}, "
+        f"{num(10 ** (logs.mean() + half))}]")
+    multiple = 10 ** np.mean(np.log10([(c * 0.25 + 0.01) / 0.01 for c in (1, 2, 3)]))
+    assert line["L_train(|t|=0.5) / L_train(0)"].iloc[0].startswith(f"{num(multiple)} [")
+    radius = interpolation.flatness_radius_table(res)
+    # L = c·t² + 0.01: the ratio of increases is the same at both radii
+    assert (radius["ΔL_train ratio, same init (paired)"].iloc[0]
+            == radius["ΔL_train ratio, same init (paired)"].iloc[1])
     outer = interpolation.outer_loss_table(res)
     assert list(outer.columns) == ["pair", "train loss at α=−1", "α=−1: lowest–highest seed",
                                    "train loss at α=2", "α=2: lowest–highest seed"]
@@ -84,10 +96,11 @@ def test_tables_are_dataframes_in_the_shared_format():
         "(primary)")
     aligned = interpolation.alignment_table(res)
     assert len(aligned) == 3 and aligned["change: Holm p"].notna().all()
+    assert aligned["matched − same init: Holm p"].iloc[0] == "—"  # the control has no partner
     barrier = interpolation._barriers(res, "batch size, independent init")
     assert aligned["barrier, units matched"].iloc[1] == ci(barrier / 2)
     for frame in (interpolation.endpoint_table(res), pairs, interpolation.barrier_differences(res),
-                  line, outer, diffs, aligned):
+                  line, outer, diffs, aligned, radius):
         assert isinstance(frame, pd.DataFrame) and len(frame) <= MAX_ROWS
 
 

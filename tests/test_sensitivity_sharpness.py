@@ -47,12 +47,22 @@ def test_tables_show_every_tau_in_one_row_per_gap_and_measure():
     cell = table.iloc[0, 2]  # "+0.1 [−0.2, 0.3]": τ with its interval
     assert cell.count("[") == 1 and cell.endswith("]")
     assert ss.confound_table(ss.confounds(results, resamples=20)).shape == (8, 5)
-    assert ss.stratified_table(results, permutations=50).shape == (14, 6)
+    acc = ss.stratified_table(results, permutations=50)
+    assert acc.shape == (7, 5)  # 6 measures and the train-loss reference, per gap
+    assert acc.iloc[-1, 2].endswith("(unadjusted)") and acc.iloc[0, 2].endswith("(Holm)")
+    assert ss.stratified_table(results, "gap_loss", permutations=50).shape == (7, 5)
+    with pytest.raises(ValueError, match="gap must be"):
+        ss.stratified_table(results, "test_acc")
     assert len(ss.training_table(results)) == len(ss.measure_table(results)) == 8
     assert len(ss.epsilon_scaling(results)) == 6
     assert "Holm p (seeds)" in ss.batch_differences(results).columns
     scaled = ss.scaled_lr_table(results)
     assert len(scaled) == 4 and "Holm p (images)" in scaled.columns
+    measures = ss.scaled_measure_table(results)
+    assert len(measures) == len(ss.MEASURES) + 1
+    steps = measures.iloc[-1]  # the same steps in both arms (100 + seed): ratio 1, untested
+    assert steps["batch 512: Holm p"] == "—" and steps["quantity"] == "optimizer steps"
+    assert steps["batch 512: scaled / fixed lr [95% CI]"].startswith("×1.00 [")
 
 
 def test_stratified_tau_counts_only_pairs_within_a_stratum():

@@ -15,6 +15,7 @@ from .analysis import (
     barrier_differences,
     differences_from_base,
     endpoint_table,
+    flatness_radius_table,
     line_table,
     outer_loss_table,
     pair_table,
@@ -31,5 +32,6 @@ from .run import ALIGNED, DIRECTION_SEED, ENDPOINTS, PAIRS, Config, run
 
 __all__ = ["ALIGNED", "DIRECTION_SEED", "ENDPOINTS", "PAIRS", "Config", "accuracy_curves_figure",
            "alignment_table", "barrier_differences", "differences_from_base", "endpoint_table",
-           "filter_normalized_figure", "line_table", "loss_curves_figure", "make_figures",
-           "outer_loss_table", "pair_table", "paired_difference", "run", "summary"]
+           "filter_normalized_figure", "flatness_radius_table", "line_table",
+           "loss_curves_figure", "make_figures", "outer_loss_table", "pair_table",
+           "paired_difference", "run", "summary"]

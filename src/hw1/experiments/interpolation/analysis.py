@@ -10,6 +10,9 @@ from hw1.intervals import bootstrap_accuracy_difference, holm, welch_difference
 
 from .run import ALIGNED, PAIRS
 
+N_BOOT = 2000
+"""Bootstrap replicates over test images (a raw bootstrap p resolves down to 2 / N_BOOT)."""
+
 
 def paired_difference(a, b) -> dict[str, float | bool]:
     """``mean(a − b)`` over pairs ``(a[i], b[i])`` ``(n,)`` with its 95% paired t-interval
@@ -122,10 +125,13 @@ def alignment_table(results: dict):
     match θ₀'s (the same function, so the endpoints do not change), mean ± 95% t
     half-width over seeds; the barrier's change (after − before, 95% paired t-interval) and
     its paired-t p, Holm-adjusted over the table's rows; and the matched barrier minus the
-    same-init pair's (for the two changed settings)."""
+    same-init pair's (for the two changed settings), its paired-t p Holm-adjusted over those
+    two rows. A last column gives the matched barrier over the base endpoint's train loss
+    (per seed, then the mean ± 95% t half-width)."""
     from hw1.report import ci, diff, num, table
 
-    rows, ps = [], []
+    base_loss = np.array([r["train_loss"] for r in results["endpoints"]["base"]["rows"]])
+    rows, ps, same_rows, same_ps = [], [], [], []
     for pair in PAIRS:
         if "independent" not in pair:
             continue
@@ -136,17 +142,23 @@ def alignment_table(results: dict):
                "change [95% paired CI]": diff(d["difference"], d["ci95_low"], d["ci95_high"]),
                "‖θ₁ − θ₀‖₂": ci([c["distance"] for c in results["curves"][pair]]),
                "‖θ₁ − θ₀‖₂, matched": ci([c["distance"]
-                                         for c in results["curves"][pair + ALIGNED]])}
+                                         for c in results["curves"][pair + ALIGNED]]),
+               "matched barrier / base train loss": ci(after / base_loss)}
         factor = pair.split(",")[0]
         if factor in ("batch size", "learning rate"):
             same = paired_difference(after, _barriers(results, f"{factor}, same init"))
             row["matched − same init [95% paired CI]"] = diff(
                 same["difference"], same["ci95_low"], same["ci95_high"])
+            same_rows.append(row)
+            same_ps.append(same["p"])
         else:
             row["matched − same init [95% paired CI]"] = "—"
+            row["matched − same init: Holm p"] = "—"
         rows.append(row)
     for row, p in zip(rows, holm(ps), strict=True):
         row["change: Holm p"] = num(p)
+    for row, p in zip(same_rows, holm(same_ps), strict=True):
+        row["matched − same init: Holm p"] = num(p)
     return table(rows)
 
 
@@ -202,15 +214,64 @@ def _line_increase(results: dict, kind: str, t_abs: float, split: str = "train")
                      for c in results["lines"][kind]])
 
 
+def geometric_cell(values) -> str:
+    """Geometric mean of positive ``values`` ``(n,)`` (seeds) with the 95% t interval of
+    their log10 mapped back: ``"0.256 [0.190, 0.345]"`` (the figure's line and band)."""
+    from hw1.intervals import t_interval
+    from hw1.report import num
+
+    logs = np.log10(np.asarray(values, dtype=float))
+    mean, half = t_interval(logs)
+    return f"{num(10 ** mean)} [{num(10 ** (mean - half))}, {num(10 ** (mean + half))}]"
+
+
+def _loss_multiple(results: dict, kind: str, t_abs: float) -> np.ndarray:
+    """Per seed: the train loss at |t| = ``t_abs`` (mean of both sides) over the endpoint's."""
+    t = np.asarray(results["t"])
+    centre = int(np.argmin(np.abs(t)))
+    sides = [int(np.argmin(np.abs(t - s * t_abs))) for s in (-1, 1)]
+    return np.array([np.mean([c["train_loss"][i] for i in sides]) / c["train_loss"][centre]
+                     for c in results["lines"][kind]])
+
+
 def line_table(results: dict, t_values: tuple[float, ...] = (0.25, 0.5)):
-    """Per endpoint kind: the train-loss increase along its filter-normalized direction at
-    |t| = each of ``t_values`` (mean of both sides), mean ± 95% t half-width over seeds."""
-    from hw1.report import ci, table
+    """Per endpoint kind and |t| in ``t_values``: the train-loss increase ΔL along its
+    filter-normalized directions (mean of both sides), as the geometric mean over seeds with
+    the 95% t interval of log10 ΔL mapped back (what the figure draws), and the train loss
+    there as a multiple of the endpoint's own (geometric mean [interval]), which says how
+    far from the endpoint's neighbourhood the radius reaches."""
+    from hw1.report import table
 
     return table([{"endpoint": _kind_label(kind), "setting": _label(e["setting"]),
-                   **{f"ΔL_train at |t|={t:g}": ci(_line_increase(results, kind, t))
-                      for t in t_values}}
+                   **{f"ΔL_train at |t|={t:g}": geometric_cell(_line_increase(results, kind, t))
+                      for t in t_values},
+                   **{f"L_train(|t|={t:g}) / L_train(0)":
+                      geometric_cell(_loss_multiple(results, kind, t)) for t in t_values}}
                   for kind, e in results["endpoints"].items()])
+
+
+def flatness_radius_table(results: dict, t_values: tuple[float, ...] = (0.25, 0.5)):
+    """The flatness ratio (ΔL_train of a large endpoint over the base's, 10 ** mean log10
+    difference) at each |t| in ``t_values``: paired over seeds for the same-init endpoints,
+    Welch for the independent ones; 95% intervals, unadjusted (descriptive: the tested
+    comparison is :func:`differences_from_base`'s, at |t| = 0.5)."""
+    from hw1.report import num, table
+
+    rows = []
+    for other in ("large_batch", "large_lr"):
+        for t_abs in t_values:
+            row = {"change": f"{_label(results['endpoints'][other]['setting'])} − "
+                             f"{_label(results['endpoints']['base']['setting'])}",
+                   "|t|": f"{t_abs:g}"}
+            for kind, compare, column in ((other, paired_difference, "same init (paired)"),
+                                          (f"{other}_independent", _welch,
+                                           "independent init (Welch)")):
+                d = compare(_log_ratio(results, kind, t_abs), _log_ratio(results, "base", t_abs))
+                row[f"ΔL_train ratio, {column}"] = (
+                    f"×{num(10 ** d['difference'])} [{num(10 ** d['ci95_low'])}, "
+                    f"{num(10 ** d['ci95_high'])}]")
+            rows.append(row)
+    return table(rows)
 
 
 def _log_ratio(results: dict, kind: str, t_abs: float) -> np.ndarray:
@@ -227,7 +288,9 @@ def differences_from_base(results: dict, t_abs: float = 0.5):
     subset) and the test accuracy on the whole test split (difference with a 95% bootstrap
     interval over images, seeds averaged). Every cell but the flatness rows' carries its
     p-value Holm-adjusted over the table's other cells; the same-init flatness ratio of the
-    batch size is the declared primary comparison (unadjusted)."""
+    batch size is the declared primary comparison (unadjusted). Intervals are unadjusted;
+    only the p-values are Holm-adjusted. A bootstrap p of 0 is shown as below the honest
+    floor, the number of tests times the raw resolution 2 / ``N_BOOT``."""
     from hw1.report import diff, num, table
 
     base = results["endpoints"]["base"]
@@ -251,7 +314,7 @@ def differences_from_base(results: dict, t_abs: float = 0.5):
                 if key == "images":
                     d = bootstrap_accuracy_difference(
                         results["endpoints"][kind]["full_test_correct"],
-                        base["full_test_correct"])
+                        base["full_test_correct"], n_boot=N_BOOT)
                 else:
                     d = compare(values(kind, key), values("base", key))
                 if key is None:  # a ratio: 10 ** (mean log10 difference) with its interval
@@ -265,8 +328,11 @@ def differences_from_base(results: dict, t_abs: float = 0.5):
                     row[column] = diff(d["difference"], d["ci95_low"], d["ci95_high"])
                     cells.append((row, column, d["p"]))
             rows.append(row)
+    # a bootstrap p of 0 means below its resolution 2 / N_BOOT (raw); after Holm over m tests
+    # the honest bound is m times that
+    floor = len(cells) * 2 / N_BOOT
     for (row, column, _), p in zip(cells, holm([c[2] for c in cells]), strict=True):
-        row[column] += f"; Holm p {num(p)}" if p > 0 else "; Holm p < 0.001"
+        row[column] += f"; Holm p {num(p)}" if p > 0 else f"; Holm p < {floor:g}"
     return table(rows)
 
 

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from hw1.data import dataset_label
-from hw1.plotting import band, save_figure
+from hw1.plotting import save_figure
 
 from .analysis import _label
 from .run import ALIGNED, PAIRS
@@ -137,40 +137,44 @@ def accuracy_curves_figure(results: dict) -> plt.Figure:
 
 
 def filter_normalized_figure(results: dict, t_abs: float = 0.5) -> plt.Figure:
-    """Train and test loss along θ + t·d around each endpoint (d filter-normalized, mean over
-    the directions per model), one line per setting: mean and 95% t band over the models of
-    that setting (same- and independent-init endpoints pooled); dotted lines at |t| =
-    ``t_abs``, where :func:`differences_from_base` compares the train-loss increase."""
+    """The train-loss increase ΔL(|t|) along filter-normalized directions around each
+    endpoint (mean of both sides and of the directions per model), one line per endpoint
+    kind: the geometric mean over its seeds and the 95% t interval of log10 ΔL mapped back,
+    the quantity and interval :func:`~.analysis.line_table` prints; same-init endpoints on
+    the left, independent-init ones (and the control) on the right; dotted line at |t| =
+    ``t_abs``, where :func:`~.analysis.differences_from_base` compares them. Legend norms:
+    the mean ‖θ‖₂ the endpoint table prints."""
+    from hw1.report import num
+
+    from .analysis import _kind_label, _line_increase
+
     label = dataset_label(results["source"], results["dataset"])
     t = np.asarray(results["t"])
-    fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.6), sharey=True)
-    groups = {"base": ["base", "base_independent"],
-              "large_batch": ["large_batch", "large_batch_independent"],
-              "large_lr": ["large_lr", "large_lr_independent"]}
-    n_models = 0
-    for ax, split in zip(axes, ("train", "test"), strict=True):
-        for kinds, color in zip(groups.values(), ("C0", "C1", "C2"), strict=True):
-            runs = np.array([c[f"{split}_loss"] for k in kinds for c in results["lines"][k]])
-            norms = [r["weight_norm"] for k in kinds for r in results["endpoints"][k]["rows"]]
-            n_models = len(runs)
-            band(ax, t, runs, color=color,
-                 label=f"{_label(results['endpoints'][kinds[0]]['setting'])} "
-                       f"(‖θ‖₂ ≈ {np.mean(norms):.0f})")
-        for x in (-t_abs, t_abs):
-            ax.axvline(x, color="grey", lw=0.8, ls=":",
-                       label=f"|t| = {t_abs:g} (difference table)" if x > 0 else None)
-        ax.set(yscale="log", xlabel="t  (point θ + t·d)", title=f"{split} loss")
-    axes[0].set_ylabel("cross-entropy (log scale)")
-    handles, labels = axes[0].get_legend_handles_labels()
-    handles.append(plt.Rectangle((0, 0), 1, 1, color="grey", alpha=0.3))
-    labels.append(f"band: 95% t interval over the {n_models} models of a setting "
-                  f"({n_models // 2} seeds × same- and independent-init endpoints;\n"
-                  f"for {_label(results['endpoints']['base']['setting'])}: base and control)")
-    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
-    fig.suptitle(f"{label}: loss along a filter-normalized random direction d around each "
-                 f"endpoint\n(Li et al., 2018; mean over {results['line_directions']} "
-                 "directions per model)", fontsize=10)
-    fig.tight_layout(rect=(0, 0.17, 1, 1))
+    radii = np.unique(np.round(np.abs(t[t != 0]), 12))
+    seeds = len(results["endpoints"]["base"]["rows"])
+    fig, axes = plt.subplots(1, 2, figsize=(11.6, 5.8), sharey=True)
+    panels = (("same initialization", ("base", "large_batch", "large_lr")),
+              ("independent initialization", ("base_independent", "large_batch_independent",
+                                              "large_lr_independent")))
+    for ax, (title, kinds) in zip(axes, panels, strict=True):
+        for kind, color in zip(kinds, ("C0", "C1", "C2"), strict=True):
+            e = results["endpoints"][kind]
+            runs = np.stack([_line_increase(results, kind, r) for r in radii], axis=1)
+            _curve_band(ax, radii, runs, "loss", color, "-")
+            norm = np.mean([r["weight_norm"] for r in e["rows"]])
+            ax.plot([], [], color=color,
+                    label=f"{_kind_label(kind)}: {_label(e['setting'])} (‖θ‖₂ {num(norm)})")
+        ax.axvline(t_abs, color="grey", lw=0.8, ls=":",
+                   label=f"|t| = {t_abs:g} (difference table)")
+        ax.set(yscale="log", xlabel="|t|  (points θ ± |t|·d)", title=title)
+        ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
+    axes[0].set_ylabel("train-loss increase ΔL (log scale)")
+    fig.suptitle(f"{label}: train-loss increase along filter-normalized random directions d "
+                 f"around each endpoint (Li et al., 2018; mean over "
+                 f"{results['line_directions']} directions and both signs)\n"
+                 f"line: geometric mean over {seeds} seeds; band: 95% t interval of log10 ΔL "
+                 f"over {seeds} seeds", fontsize=10)
+    fig.tight_layout()
     save_figure(fig, "interpolation_filter_normalized_lines")
     return fig
 

@@ -27,6 +27,7 @@ from .analysis import (
     rank_correlations,
     rank_table,
     scaled_lr_table,
+    scaled_measure_table,
     stratified_table,
     stratified_tau,
     summary,
@@ -45,5 +46,6 @@ __all__ = ["GAPS", "MEASURES", "REGIMES", "REGIME_LABELS", "Config", "batch_diff
            "figure_flatness_vs_gap", "figure_vs_batch_size", "kendall_tau_b",
            "kendall_with_interval", "make_figures", "measure_table", "rank_correlations",
            "rank_table", "run",
-           "scaled_lr_table", "stratified_table", "stratified_tau", "summary",
+           "scaled_lr_table", "scaled_measure_table", "stratified_table", "stratified_tau",
+           "summary",
            "training_table"]
