@@ -603,8 +603,8 @@ def planes_figure(results: dict) -> plt.Figure:
     ax.set_aspect("equal")
     ax.set(title=f"top-2 Hessian plane\nλ₁ = {lam[0]:.3g}, λ₂ = {lam[1]:.3g}",
            xlabel="a (along v₁)", ylabel="b (along v₂)")
-    fig.colorbar(hs, ax=ax, shrink=0.8, format="%.2f", ticks=MaxNLocator(6),
-                 label="log10 training loss")
+    fig.colorbar(hs, ax=ax, orientation="horizontal", shrink=0.9, format="%.1f",
+                 ticks=MaxNLocator(5), label="log10 training loss (Hessian plane)")
     for extra in axes.flat[len(seeds) + 1:]:
         extra.set_visible(False)
     fig.suptitle("Training loss around one MNIST solution (star): random filter-normalized "

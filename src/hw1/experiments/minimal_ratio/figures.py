@@ -96,9 +96,11 @@ def figure_curvature_sources(results: dict) -> plt.Figure:
     a.set(xlabel="(d+1) × linear regions holding data points", ylabel="rank G (= rank J)",
           title="(a) Gauss–Newton rank vs the linear-region bound")
     a.legend(fontsize=9)
+    b.set(xscale="log", yscale="log")
     lo, hi = b.get_xlim()
-    b.plot([lo, hi], [lo, hi], color="grey", lw=0.8, label="|λ_min(H)| = ‖R‖₂")
-    b.set(xscale="log", yscale="log", xlabel="‖R‖₂ (residual part)",
+    b.plot([lo, hi], [lo, hi], color="grey", lw=0.8,
+           label="|λ_min(H)| = ‖R‖₂ (Weyl: never above)")
+    b.set(xlim=(lo, hi), xlabel="‖R‖₂ (residual part)",
           ylabel="|most negative eigenvalue of H|",
           title="(b) Negative curvature vs the residual part\n(refined points)")
     b.legend(fontsize=9)
@@ -107,9 +109,10 @@ def figure_curvature_sources(results: dict) -> plt.Figure:
     c.set(xlabel="Δ log10 ‖∇L‖ (same run)", ylabel="Δ log10 |λ_min|",
           title="(c) Paired within-run changes")
     c.legend(fontsize=8, ncol=2)
+    d.set(xscale="log", yscale="log")
     lo, hi = d.get_xlim()
     d.plot([lo, hi], [lo, hi], color="grey", lw=0.8, label="= even spread")
-    d.set(xscale="log", yscale="log", xlabel="even spread √(mean λ²) / max|λ|",
+    d.set(xlim=(lo, hi), xlabel="even spread √(mean λ²) / max|λ|",
           ylabel="‖Hg‖ / (‖g‖·max|λ|) at the end point",
           title="(d) Gradient flatness at the float32 end points")
     d.legend(fontsize=9)

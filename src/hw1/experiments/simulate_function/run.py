@@ -52,11 +52,11 @@ class Config(ExperimentConfig):
     depths: tuple[int, ...] = (1, 2, 5)
     n_params: int = 750
     n_points: int = 500
-    steps: int = 2000
+    steps: int = 6000
     lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
     selection_seeds: tuple[int, ...] = (100, 101, 102)
     record_every: int = 20
-    lm_max_iter: int = 400
+    lm_max_iter: int = 1000
     lm_rel_tol: float = 1e-8
     lm_patience: int = 10
     grid_points: int = 20001
