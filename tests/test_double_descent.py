@@ -103,9 +103,14 @@ def test_robust_criterion_averages_the_last_three_records():
     assert analysis.robust_interpolation(res)["width"] == 3
 
 
-def test_landmarks_keep_parameter_counts_whole():
+def test_landmarks_keep_parameter_counts_whole(capsys):
+    # two seeds: the rise of width 3 above width 2 (+0.2) has a Welch interval including 0
     table = double_descent.landmarks(RESULTS)
-    assert list(table["width"])[:2] == ["3", "3"]
+    assert list(table["width"])[:2] == ["none resolved", "none resolved"]
+    assert "best candidate, width 3" in capsys.readouterr().out
+    tight = _arm(TRAIN, FITTED, [[0.5, 0.5], [0.2, 0.21], [0.4, 0.41], [0.3, 0.3], [0.1, 0.2]])
+    table = double_descent.landmarks(tight)
+    assert list(table["width"])[:1] == ["3"]
     assert list(table["params"])[-1] == "25"
     assert list(table["params / n·K"])[-1] == "1.00"
     assert list(table["params / n·K"])[0] == "1.20"
@@ -117,7 +122,9 @@ def test_landmarks_keep_parameter_counts_whole():
 
 def test_shown_tables_use_the_shared_formats():
     summary = double_descent.summary(RESULTS)
-    assert summary[3]["train error (noisy labels)"] == "0 ± 0"
+    assert summary[3]["train error, % (noisy labels)"] == "0.000 ± 0.000"
+    assert summary[1]["changed labels fitted, %"].startswith("95.000 ± ")
+    assert summary[0]["train loss"] == "0.450 ± 0.635"  # plain, same decimals
     assert summary[0]["test error"] == "0.500 ± 0"
     peaks = double_descent.peak_table(RESULTS)
     assert list(peaks["peak width"]) == ["3"] * 6  # error and loss are equal here
@@ -125,8 +132,8 @@ def test_shown_tables_use_the_shared_formats():
     assert peaks["difference"].iloc[2] == "width 5 − width 2"
     # the image rows: nested correct sets, so every bootstrap resample of the 20 images has
     # the same sign; peak (mean error 0.45) − width 2 (0.25) = +0.2 exactly
-    assert peaks["over test images [95% CI]"].iloc[0].startswith("+0.200 [")
-    assert "Holm p (images)" in peaks.columns and peaks["Holm p (images)"].iloc[3] == ""
+    assert peaks[analysis.IMAGES_CI].iloc[0].startswith("+0.200 [")
+    assert analysis.IMAGES_P in peaks.columns and peaks[analysis.IMAGES_P].iloc[3] == ""
     by_epoch = double_descent.error_by_epoch(RESULTS, "train_error")
     assert list(by_epoch["epoch"]) == ["10", "20", "30"]
     assert list(by_epoch.columns) == ["epoch"] + [f"width {w}" for w in (1, 2, 3, 4, 5)]
@@ -165,8 +172,9 @@ def test_control_tables():
     assert clean["noisy − clean [95% CI]"].iloc[1].startswith("+0.250 [")  # 0.45 − 0.2
     sizes = double_descent.sizes_table(whole)
     assert list(sizes["n"]) == ["3", "5"]
-    assert list(sizes["test-error peak width"]) == ["4", "3"]
-    assert list(sizes["peak params / n·K"]) == ["2.67", "1.20"]
+    assert list(sizes["best candidate width"]) == ["4", "3"]
+    assert list(sizes["its params / n·K"]) == ["2.67", "1.20"]
+    assert list(sizes["test-error peak"]) == ["4", "none resolved"]
     assert list(sizes["first interpolating width"]) == ["4", "4"]  # width 3: one seed 0.01
 
 
@@ -202,3 +210,38 @@ def test_figures_are_saved_narrow_enough_for_the_readme(name):
     assert len(figures) == 3
     assert png_width(figures_dir() / f"{name}.png") <= MAX_WIDTH_PX
     plt.close("all")
+
+
+def test_plain_and_percent_formats_keep_one_notation():
+    assert analysis.plain_pm([0.000728, 0.000700, 0.000756]) == "0.000728 ± 0.000070"
+    assert analysis.plain_pm([0.0, 0.0]) == "0 ± 0"
+    assert analysis.percent_pm([0.9986, 1.0, 1.0]) == "99.953 ± 0.201"
+    assert analysis.percent(0.0005) == "0.050"
+
+
+def test_tolerance_table_moves_with_the_cutoff():
+    # width 2: seed errors 0.1 and 0.0 -> passes 20%; width 3: 0.0 and 0.01 -> passes 2%;
+    # a spike at one record of width 4 (0.03): the median ignores it, the mean does not
+    last = [[[0.5] * 3, [0.4] * 3], [[0.1] * 3, [0.0] * 3], [[0.0] * 3, [0.01] * 3],
+            [[0.0, 0.03, 0.0], [0.0] * 3], [[0.0] * 3, [0.0] * 3]]
+    res = _arm(TRAIN, FITTED, TEST, last=last)
+    t = analysis.tolerance_table(res, tolerances=(0.2, 0.02, 0.001))
+    assert len(t) == 9
+    keys = zip(t["ε"], t["train error taken as"], strict=True)
+    first = dict(zip(keys, t["first width (every seed)"], strict=True))
+    assert first[("20.0%", "mean of last 3 records")] == "2"
+    assert first[("2.0%", "mean of last 3 records")] == "3"
+    assert first[("0.1%", "mean of last 3 records")] == "5"
+    assert first[("0.1%", "median of last 3 records")] == "4"
+    with pytest.raises(ValueError):
+        analysis.last_records(res["widths"][0], "train_error", how="max")
+
+
+def test_early_stopping_table(capsys):
+    table = analysis.early_stopping_table(RESULTS)
+    # first record (epoch 10): test error 0.4 at every width; last: the TEST means
+    assert list(table["test error, epoch 10"]) == ["0.400 ± 0"] * 5
+    assert table["epoch 10 − epoch 30 [95% CI]"].iloc[0].startswith("−0.100 [")
+    out = capsys.readouterr().out
+    assert "lowest mean test error at epoch 30: 0.150 (width 5)" in out
+    assert "0 of 5 widths are below it" in out

@@ -13,6 +13,7 @@ from hw1.experiments.double_descent.analysis import (
     clean_control_table,
     confirmation_mcnemar_table,
     confirmation_table,
+    early_stopping_table,
     error_by_epoch,
     first_width,
     interpolation_table,
@@ -25,6 +26,7 @@ from hw1.experiments.double_descent.analysis import (
     summary,
     summary_table,
     thresholds,
+    tolerance_table,
 )
 from hw1.experiments.double_descent.figures import (
     figure_by_width,
@@ -41,8 +43,9 @@ from hw1.experiments.double_descent.run import (
 )
 
 __all__ = ["ARMS", "NOISE_SEED", "SECOND_NOISE_SEED", "Config", "clean_control_table",
-           "confirmation_mcnemar_table", "confirmation_table", "error_by_epoch",
+           "confirmation_mcnemar_table", "confirmation_table", "early_stopping_table",
+           "error_by_epoch",
            "figure_by_width", "figure_controls", "figure_over_training", "first_width",
            "interpolation_table", "landmarks", "make_figures", "peak", "peak_table",
            "peaks_over_epochs", "recorded_epochs", "run", "sizes_table", "summary",
-           "summary_table", "thresholds"]
+           "summary_table", "thresholds", "tolerance_table"]

@@ -29,6 +29,42 @@ _HISTORY = {"train_error": "train_acc", "test_error": "test_acc", "train_loss": 
             "unchanged_fitted": "unchanged_fitted"}
 
 
+TOLERANCES = (0.02, 0.01, TRAIN_ERROR_TOL)
+"""Train-error cutoffs of :func:`tolerance_table`: how the first fitting width moves with the
+cutoff."""
+
+
+def plain_pm(values, digits: int = 3) -> str:
+    """Mean ± 95% t half-width over ``values`` ``(S,)`` in plain decimal notation: the mean
+    to ``digits`` significant digits, the half-width to the same decimal places (one notation
+    for a whole column: ``0.000728 ± 0.000062``, never ``6.2e-5``)."""
+    from hw1.intervals import t_interval
+
+    mean, half = t_interval(values)
+    half = 0.0 if np.isnan(half) else float(half)
+    if mean == 0:
+        decimals = max(digits - 1 - int(np.floor(np.log10(half))), 0) if half > 0 else 0
+    else:
+        decimals = max(digits - 1 - int(np.floor(np.log10(abs(mean)))), 0)
+    return f"{mean:.{decimals}f} ± {half:.{decimals}f}"
+
+
+def percent_pm(values, decimals: int = 3) -> str:
+    """Mean ± 95% t half-width over ``values`` ``(S,)`` (fractions) as percentages with a
+    fixed number of ``decimals`` (one notation per column, and digits enough to tell 99.95%
+    from 100%: ``99.953 ± 0.201``)."""
+    from hw1.intervals import t_interval
+
+    mean, half = t_interval(values)
+    half = 0.0 if np.isnan(half) else float(half)
+    return f"{100 * mean:.{decimals}f} ± {100 * half:.{decimals}f}"
+
+
+def percent(value: float, decimals: int = 3) -> str:
+    """A fraction as a percentage with a fixed number of ``decimals``."""
+    return f"{100 * float(value):.{decimals}f}"
+
+
 def _column(entry: dict, key: str, epoch: int | None = None) -> np.ndarray:
     """Per seed ``(S,)``: ``key`` at the end of training, or at a recorded ``epoch`` (history
     keys: train/test error and loss, ``changed_fitted``, ``unchanged_fitted``)."""
@@ -47,11 +83,16 @@ def recorded_epochs(results: dict) -> list[int]:
     return [ep for ep in results["widths"][0]["rows"][0]["history"]["epoch"] if ep > 0]
 
 
-def last_records(entry: dict, key: str, k: int = LAST_RECORDS) -> np.ndarray:
-    """Per seed ``(S,)``: the mean of ``key`` (a history key of :func:`_column`) over the last
-    ``k`` recorded epochs."""
+def last_records(entry: dict, key: str, k: int = LAST_RECORDS, how: str = "mean"
+                 ) -> np.ndarray:
+    """Per seed ``(S,)``: the mean (or, with ``how="median"``, the median) of ``key`` (a
+    history key of :func:`_column`) over the last ``k`` recorded epochs. The median ignores a
+    spike at a single record."""
+    if how not in ("mean", "median"):
+        raise ValueError(f"how must be 'mean' or 'median', got {how!r}")
     epochs = [ep for ep in entry["rows"][0]["history"]["epoch"] if ep > 0][-k:]
-    return np.mean([_column(entry, key, ep) for ep in epochs], axis=0)
+    values = [_column(entry, key, ep) for ep in epochs]
+    return np.mean(values, axis=0) if how == "mean" else np.median(values, axis=0)
 
 
 def first_width(results: dict, test) -> tuple[dict | None, bool]:
@@ -66,6 +107,15 @@ def first_width(results: dict, test) -> tuple[dict | None, bool]:
         if test(e):
             return e, all(test(later) for later in widths[i + 1:])
     return None, False
+
+
+def fits(tol: float, k: int = LAST_RECORDS, how: str = "mean"):
+    """The test ``entry -> bool``: train error on the noisy labels at most ``tol`` in every
+    seed, aggregated over the last ``k`` records by ``how`` (``"mean"``, ``"median"``; or
+    ``"last"``: the last record alone)."""
+    if how == "last":
+        return lambda e: bool(np.all(_column(e, "train_error") <= tol))
+    return lambda e: bool(np.all(last_records(e, "train_error", k, how) <= tol))
 
 
 def criteria(k: int = LAST_RECORDS) -> dict:
@@ -89,18 +139,53 @@ def robust_interpolation(results: dict) -> dict | None:
     return first_width(results, next(iter(criteria().values())))[0]
 
 
+def tolerance_table(results: dict, tolerances: tuple[float, ...] = TOLERANCES,
+                    k: int = LAST_RECORDS):
+    """How the first fitting width moves with the train-error cutoff ε and with how the last
+    records are combined: per ε, the first width whose train error (noisy labels) is at most ε
+    in every seed, by the mean of the last ``k`` records (the notebook's criterion), by their
+    median (blind to a spike at one record) and at the last record alone; each with its
+    parameters as a multiple of n·K and whether every larger width passes too. Only the
+    stored records are used; the budget is the arm's.
+
+    Args:
+        results: one arm of :func:`run`.
+        tolerances: the cutoffs ε (fractions of the training set).
+        k: records combined.
+
+    Returns:
+        A DataFrame, one row per (ε, way of combining the records).
+    """
+    from hw1.report import num, table
+
+    out = []
+    for tol in tolerances:
+        for how, name in (("mean", f"mean of last {k} records"),
+                          ("median", f"median of last {k} records"), ("last", "last record")):
+            e, stays = first_width(results, fits(tol, k, how))
+            out.append({"ε": f"{tol:.1%}", "images of n": f"{tol * results['n_train']:g}",
+                        "train error taken as": name,
+                        "first width (every seed)": "none" if e is None else str(e["width"]),
+                        "params / n·K": "" if e is None
+                        else num(e["n_params"] / results["threshold"]),
+                        "holds at every larger width": "" if e is None
+                        else ("yes" if stays else "no")})
+    return table(out)
+
+
 def summary(results: dict) -> list[dict]:
-    """Per width: parameters (and as a multiple of n·K), train error on the noisy labels,
-    the fraction of the changed labels fitted, test error and loss, train loss (mean ± 95% t
-    half-width over seeds, as text), all at the end of training."""
+    """Per width: parameters (and as a multiple of n·K), train error on the noisy labels and
+    the changed labels fitted (in %, 3 decimals, so that a value near 0 or 100% shows), test
+    error and loss, train loss (mean ± 95% t half-width over seeds, as text, one notation per
+    column), all at the end of training."""
     from hw1.report import ci
 
     return [{"width": e["width"], "params": e["n_params"],
              "params / n·K": e["n_params"] / results["threshold"],
-             "train error (noisy labels)": ci(_column(e, "train_error")),
-             "changed labels fitted": ci(_column(e, "noisy_labels_fitted")),
+             "train error, % (noisy labels)": percent_pm(_column(e, "train_error")),
+             "changed labels fitted, %": percent_pm(_column(e, "noisy_labels_fitted")),
              "test error": ci(_column(e, "test_error")),
-             "train loss": ci(_column(e, "train_loss")),
+             "train loss": plain_pm(_column(e, "train_loss")),
              "test loss": ci(_column(e, "test_loss"))}
             for e in results["widths"]]
 
@@ -135,24 +220,28 @@ def summary_table(results: dict, name: str = "double_descent_by_width",
 def interpolation_table(results: dict, k: int = LAST_RECORDS,
                         shown: tuple[int, ...] | None = (12, 16, 20, 24, 30, 35, 40, 45, 50,
                                                          100, 200, 400)):
-    """Per width, averaged over the last ``k`` records: train error on the noisy labels
-    (mean ± 95% t half-width over seeds, and the largest seed's value), the fraction of the
-    changed and of the unchanged labels fitted; every width to
+    """Per width, averaged over the last ``k`` records, in % with 3 decimals (one notation
+    per column, digits enough near the criteria): train error on the noisy labels (mean ±
+    95% t half-width over seeds, and the largest seed's value), the changed labels fitted
+    (and the smallest seed's value), the unchanged labels fitted; every width to
     ``tables/double_descent_interpolation.csv``.
 
     Returns:
         A DataFrame, one row per shown width.
     """
-    from hw1.report import ci, long_table
+    from hw1.report import long_table
 
     rows = []
     for e in results["widths"]:
         train = last_records(e, "train_error", k)
+        changed = last_records(e, "changed_fitted", k)
         rows.append({"width": e["width"], "params / n·K": e["n_params"] / results["threshold"],
-                     f"train error, last {k} records": ci(train),
-                     "largest seed": float(train.max()),
-                     "changed labels fitted": ci(last_records(e, "changed_fitted", k)),
-                     "unchanged labels fitted": ci(last_records(e, "unchanged_fitted", k))})
+                     f"train error, %, last {k} records": percent_pm(train),
+                     "largest seed": percent(train.max()),
+                     "changed labels fitted, %": percent_pm(changed),
+                     "smallest seed": percent(changed.min()),
+                     "unchanged labels fitted, %": percent_pm(
+                         last_records(e, "unchanged_fitted", k))})
     return long_table(rows, "double_descent_interpolation", keep=_shown(rows, shown))
 
 
@@ -177,7 +266,9 @@ def _landmark(results: dict, name: str, e: dict | None) -> dict:
 
 def landmarks(results: dict):
     """Where things happen, in parameters and as a multiple of n·K: the test-error and
-    test-loss peaks (:func:`peak`), each fitting criterion (:func:`thresholds`), and n·K.
+    test-loss peaks (:func:`peak`; "none resolved", with the candidate printed, when the 95%
+    Welch interval of its rise above the classical optimum includes 0), each fitting criterion
+    (:func:`thresholds`), and n·K.
 
     Args:
         results: one arm of :func:`run`.
@@ -186,19 +277,35 @@ def landmarks(results: dict):
         A DataFrame with columns ``where``, ``width``, ``params``, ``params / n·K``,
         ``holds at every larger width``.
     """
-    from hw1.report import table
+    from hw1.report import diff, table
 
     by_width = {e["width"]: e for e in results["widths"]}
     out = []
     for key in ("test_error", "test_loss"):
         rows = peak(results, key)
-        out.append(_landmark(results, f"{key.replace('_', ' ')} peak",
-                             by_width[rows[0]["peak width"]] if rows else None))
+        name = f"{key.replace('_', ' ')} peak"
+        if rows and rows[0]["ci95_low"] <= 0:
+            r = rows[0]
+            print(f"{name}: none resolved; the best candidate, width {r['peak width']}, rises "
+                  f"{diff(r['difference'], r['ci95_low'], r['ci95_high'])} above the "
+                  f"classical optimum (width {r['minus width']}), an interval that includes 0")
+            out.append({"where": name, "width": "none resolved", "params": "",
+                        "params / n·K": ""})
+            continue
+        out.append(_landmark(results, name, by_width[rows[0]["peak width"]] if rows else None))
     out += thresholds(results)
     out.append({"where": f"n·K = {results['n_train']:,} images × {results['num_classes']} "
                          "classes", "width": "", "params": results["threshold"],
                 "params / n·K": 1.0})
     return table(out)
+
+
+IMAGES_CI = "over test images, these models [95% CI]"
+"""Column of a bootstrap over test images: it covers test-set sampling only, conditional on
+the trained models (not the spread over initializations or noise draws)."""
+
+IMAGES_P = "Holm p (test images, these models)"
+"""Column of the Holm-adjusted p-value of :data:`IMAGES_CI`."""
 
 
 def p_text(p: float, n_boot: int = 2000) -> str:
@@ -318,8 +425,7 @@ def peak_table(results: dict, images: bool = True):
                    "_p": welch_p(a, b)}
             if images and key == "test_error":
                 im = image_difference(by_width[top], by_width[other])
-                row["over test images [95% CI]"] = diff(im["difference"], im["ci95_low"],
-                                                        im["ci95_high"])
+                row[IMAGES_CI] = diff(im["difference"], im["ci95_low"], im["ci95_high"])
                 row["_pi"] = im["p"]
                 image_ps.append(im["p"])
             welch_ps.append(row["_p"])
@@ -331,7 +437,7 @@ def peak_table(results: dict, images: bool = True):
             row["Holm p (seeds)"] = num(next(adj_w))
             del row["_p"]
         if "_pi" in row:
-            row["Holm p (images)"] = p_text(next(adj_i))
+            row[IMAGES_P] = p_text(next(adj_i))
             del row["_pi"]
     return table(out)
 
@@ -364,10 +470,56 @@ def error_by_epoch(results: dict, key: str = "test_error",
     return out
 
 
+def early_stopping_table(results: dict,
+                         shown: tuple[int, ...] = (2, 6, 10, 16, 20, 24, 30, 40, 50, 100, 200,
+                                                   400)):
+    """What stopping early would have given, from the stored records: per width, the test
+    error (mean ± 95% t half-width over seeds) at the first record, at the record where the
+    mean over seeds is lowest (chosen on the test set itself, so an optimistic oracle), and at
+    the end; and first record minus end, paired over seeds (95% t). Prints the lowest mean
+    test error at the end over all widths and the widths whose first-record mean is below it.
+    Every width goes to ``tables/double_descent_early_stopping.csv``.
+
+    Args:
+        results: one arm of :func:`run`.
+        shown: the widths displayed when there are more than a shown table holds.
+
+    Returns:
+        A DataFrame, one row per shown width.
+    """
+    from hw1.report import ci, long_table, num, paired
+
+    epochs = recorded_epochs(results)
+    first, last = epochs[0], epochs[-1]
+    rows, early, end = [], {}, {}
+    for e in results["widths"]:
+        curve = [_column(e, "test_error", ep) for ep in epochs]
+        best = int(np.argmin([c.mean() for c in curve]))
+        early[e["width"]], end[e["width"]] = curve[0].mean(), curve[-1].mean()
+        rows.append({"width": e["width"], "params / n·K": e["n_params"] / results["threshold"],
+                     f"test error, epoch {first}": ci(curve[0]),
+                     "lowest record (epoch)": epochs[best],
+                     "test error there": ci(curve[best]),
+                     f"test error, epoch {last}": ci(curve[-1]),
+                     f"epoch {first} − epoch {last} [95% CI]":
+                         paired(curve[0], curve[-1])["difference [95% CI]"]})
+    best_end = min(end, key=end.get)
+    widths = [e["width"] for e in results["widths"]]
+    below = [w for w in widths if early[w] < end[best_end]]
+    tail = next((w for i, w in enumerate(widths) if all(early[v] < end[best_end]
+                                                        for v in widths[i:])), None)
+    print(f"lowest mean test error at epoch {last}: {num(end[best_end])} (width {best_end}); "
+          f"at epoch {first} {len(below)} of {len(widths)} widths are below it"
+          + (f", every width from {tail} on ({num(min(early[w] for w in widths if w >= tail))}"
+             f" to {num(max(early[w] for w in widths if w >= tail))})" if tail else ""))
+    return long_table(rows, "double_descent_early_stopping", keep=_shown(rows, shown))
+
+
 def peaks_over_epochs(results: dict):
     """At every recorded epoch: the test-error peak and classical optimum found by
-    :func:`peak` and the rise between them with its 95% Welch interval and Holm-adjusted
-    p-value over the table's rows (a row saying "none" when the curve has no peak then).
+    :func:`peak` and the rise between them with its 95% Welch interval (not adjusted for the
+    rows) and Holm-adjusted p-value over the table's rows (a row saying "none" when the curve
+    has no peak then).
 
     Args:
         results: one arm of :func:`run`.
@@ -389,8 +541,8 @@ def peaks_over_epochs(results: dict):
         out.append({"epoch": ep, "peak width": str(r["peak width"]),
                     "peak params / n·K": r["peak params"] / results["threshold"],
                     "classical optimum width": str(r["minus width"]),
-                    "rise above it [95% CI]": diff(r["difference"], r["ci95_low"],
-                                                   r["ci95_high"]), "_p": r["p"]})
+                    "rise above it [unadjusted 95% CI]": diff(r["difference"], r["ci95_low"],
+                                                              r["ci95_high"]), "_p": r["p"]})
     adjusted = iter(holm(ps)) if ps else iter(())
     for row in out:
         if "_p" in row:
@@ -428,9 +580,11 @@ def clean_control_table(results: dict):
 
 def sizes_table(results: dict):
     """For each training-set size (main and small-n arms, same noise level and budget): n,
-    n·K, the test-error peak (width, parameters, multiple of that n·K, rise above the
-    classical optimum with its 95% Welch interval over seeds, selected after looking) and
-    the first width meeting the robust interpolation criterion.
+    n·K, the best peak candidate of :func:`peak` (width, multiple of that n·K, the classical
+    optimum: the lowest mean test error among the smaller widths, and the rise of the
+    candidate above it with its 95% Welch interval over seeds, selected after looking), the
+    test-error peak (the candidate, or "none resolved" when the rise's interval includes 0)
+    and the first width meeting the robust interpolation criterion.
 
     Args:
         results: the whole result of :func:`run`.
@@ -449,14 +603,16 @@ def sizes_table(results: dict):
                "widths": f"{arm['widths'][0]['width']}–{arm['widths'][-1]['width']}"}
         if rows:
             r = rows[0]
-            row |= {"test-error peak width": r["peak width"], "peak params": r["peak params"],
-                    "peak params / n·K": r["peak params"] / arm["threshold"],
+            row |= {"best candidate width": r["peak width"],
+                    "its params / n·K": r["peak params"] / arm["threshold"],
                     "classical optimum width": str(r["minus width"]),
-                    "rise [95% CI]": diff(r["difference"], r["ci95_low"], r["ci95_high"])}
+                    "rise [95% CI]": diff(r["difference"], r["ci95_low"], r["ci95_high"]),
+                    "test-error peak": (str(r["peak width"]) if r["ci95_low"] > 0
+                                        else "none resolved")}
         else:
-            row["test-error peak width"] = "none"
+            row |= {"best candidate width": "none", "test-error peak": "none"}
         row |= ({"first interpolating width": interp["width"],
-                 "its params / n·K": interp["n_params"] / arm["threshold"]}
+                 "interpolating params / n·K": interp["n_params"] / arm["threshold"]}
                 if interp is not None else {"first interpolating width": "none"})
         out.append(row)
     return table(out)
@@ -509,9 +665,8 @@ def confirmation_table(results: dict):
                     "over seeds [95% CI]": diff(w["difference"], w["ci95_low"],
                                                 w["ci95_high"]),
                     "Holm p (seeds)": num(r["holm_p"]),
-                    "over test images [95% CI]": diff(im["difference"], im["ci95_low"],
-                                                      im["ci95_high"]),
-                    "Holm p (images)": p_text(r["holm_p_images"])})
+                    IMAGES_CI: diff(im["difference"], im["ci95_low"], im["ci95_high"]),
+                    IMAGES_P: p_text(r["holm_p_images"])})
     return table(out)
 
 

@@ -113,8 +113,8 @@ def figure_by_width(results: dict) -> plt.Figure:
     """Error and cross-entropy against parameters (log x; hidden widths on the top axis) after
     the whole budget: train (on the noisy labels) solid, train error on the changed labels
     only, test (true labels) dashed; n·K marked. The first widths meeting the robust fitting
-    criteria are marked at zero error and named in the legend (an arrow points at each, so a
-    marker next to n·K is not hidden by its line). Saved as ``double_descent``.
+    criteria are marked by large open markers at zero error (drawn over the n·K line) and named
+    in the legend, so no label crosses the curves. Saved as ``double_descent``.
 
     Args:
         results: the main arm of :func:`run`.
@@ -140,19 +140,16 @@ def figure_by_width(results: dict) -> plt.Figure:
         _width_axis(ax, results)
         ax.set(ylabel=ylabel, title=f"{ylabel} after {results['epochs']} epochs")
     marks = _fit_landmarks(results)
-    texts = {"changed": ("D", "C2", "≥ 99.9% of changed labels fitted", 0.55),
-             "train": ("v", "k", "train error ≤ 0.1%", 0.35)}
+    texts = {"changed": ("D", "C2", "≥ 99.9% of changed labels fitted"),
+             "train": ("v", "k", "train error ≤ 0.1%")}
     for what, e in marks.items():
         if e is None:
             continue
-        marker, color, text, height = texts[what]
+        marker, color, text = texts[what]
         axes[0].plot([e["n_params"]], [0], marker, mfc="none", mec=color, mew=1.8, ms=10,
                      ls="none", clip_on=False, zorder=5,
                      label=f"left panel: first width with {text} (last 3 records, every "
-                           f"seed): {e['width']} ({e['n_params']:,} parameters)")
-        axes[0].annotate(f"w = {e['width']}", (e["n_params"], 0.01),
-                         xytext=(e["n_params"] / 6, height), color=color, fontsize=9,
-                         arrowprops={"arrowstyle": "->", "color": color, "lw": 1})
+                           f"seed): w = {e['width']} ({e['n_params']:,} parameters)")
     axes[0].set_ylim(-0.02, 1.0)  # an error lies in [0, 1]; a wider interval is cut there
     axes[1].set_ylim(bottom=0)
     handles, labels = axes[0].get_legend_handles_labels()
@@ -173,6 +170,11 @@ def _arm_curve(ax: plt.Axes, arm: dict, key: str = "test_error", x: str = "param
     _band(ax, xs, [_column(e, key) for e in arm["widths"]], **kw)
 
 
+def _legend_below(ax: plt.Axes) -> None:
+    """The panel's legend under its x axis, outside the axes, so it covers no curve."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=9, frameon=False)
+
+
 def figure_controls(results: dict) -> plt.Figure:
     """The controls, 2 × 2: (a) test error near the peak (zoomed to the widths between the
     smallest and largest pre-registered ones), the main arm
@@ -189,7 +191,7 @@ def figure_controls(results: dict) -> plt.Figure:
     """
     main, clean, small, confirm = (results, results["clean"], results["small_n"],
                                    results["confirm"])
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8.6))
+    fig, axes = plt.subplots(2, 2, figsize=(11, 11))
     ax = axes[0, 0]
     low, high = min(results["confirm_widths"]), max(results["confirm_widths"])
     zoom = {**main, "widths": [e for e in main["widths"] if low <= e["width"] <= high]}
@@ -205,7 +207,7 @@ def figure_controls(results: dict) -> plt.Figure:
     _parameter_axis(ax)
     _width_axis(ax, zoom)
     ax.set(ylabel="test error (true labels)", title="(a) test error near the peak (zoom)")
-    ax.legend(loc="lower left", fontsize=9)
+    _legend_below(ax)
 
     ax = axes[0, 1]
     _arm_curve(ax, main, color="C3", marker="s", ls="--", ms=3.5,
@@ -215,7 +217,7 @@ def figure_controls(results: dict) -> plt.Figure:
     _parameter_axis(ax)
     ax.set(ylabel="test error (true labels)", title=f"(b) label noise or none, n = "
                                                     f"{main['n_train']:,}")
-    ax.legend(loc="upper right", fontsize=9)
+    _legend_below(ax)
 
     ax = axes[1, 0]
     for arm, color, marker in ((main, "C3", "s"), (small, "C1", "o")):
@@ -225,7 +227,7 @@ def figure_controls(results: dict) -> plt.Figure:
                         height=1.0 if arm is main else 0.93)
     _parameter_axis(ax)
     ax.set(ylabel="test error (true labels)", title="(c) two training-set sizes")
-    ax.legend(loc="lower left", fontsize=9)
+    _legend_below(ax)
 
     ax = axes[1, 1]
     for arm, color, marker, label in ((main, "C3", "s", f"n = {main['n_train']:,}, noisy"),
@@ -243,7 +245,7 @@ def figure_controls(results: dict) -> plt.Figure:
     _parameter_axis(ax)
     ax.set(ylabel="train error, mean of last 3 records",
            title="(d) train error near interpolation (symlog)")
-    ax.legend(loc="lower left", fontsize=9)
+    _legend_below(ax)
     for ax in (axes[0, 1], axes[1, 0]):
         ax.set_ylim(bottom=max(ax.get_ylim()[0], 0))  # an error is >= 0
     label = dataset_label(main["source"], main["dataset"])
