@@ -207,20 +207,32 @@ def _label(results: dict, name: str) -> str:
 
 
 def describe(results: dict, name: str) -> str:
-    """One line on a dataset's runs: seeds per model, epochs, test images and the data source
-    (paths relative to the repository).
+    """One line on a dataset's runs: seeds per model, epochs, test images (whether the whole
+    official test set) and the data source (paths relative to the repository).
 
     Args:
         results: as returned by :func:`run`.
         name: the dataset.
     """
+    import re
+
     from hw1.report import repo_relative
 
     res = results[name]
     hists = next(_runs(res))[2]["histories"]
     source = repo_relative(res["source"])
+    n_test = res.get("n_test") or 0
+    # the data note says "random subset of N train / M test images" whenever either split is
+    # subsampled; a test split no larger than requested is the whole official test set
+    official = {"mnist": 10_000, "cifar10": 10_000}  # test-set sizes
+    whole = n_test >= official.get(name, n_test + 1)
+    if whole:
+        source = re.sub(r"random subset of (\d+) train / \d+ test images \(seed (\d+)\)",
+                        lambda m: f"random subset of {int(m[1]):,} training images (seed "
+                                  f"{m[2]})", source)
+    test = f"the full {n_test:,}-image test set" if whole else f"{n_test:,} test images"
     return (f"{_label(results, name)}: {len(hists)} seeds per model, {hists[0]['epoch'][-1]} "
-            f"epochs, {res.get('n_test') or 0:,} test images; {source}")
+            f"epochs, {test}; {source}")
 
 
 def _map_size(name: str, head: str, depth: int) -> str:
@@ -279,29 +291,23 @@ def _correct(r: dict) -> np.ndarray:
     return predictions == np.asarray(r["test_labels"])[None, :]
 
 
-def depth_differences(results: dict, n_boot: int = 2000):
-    """Per dataset and head: every deeper minus shallower depth's final test accuracy (mean
-    over seeds), judged twice: paired over the test images (the same images for both models;
-    95% bootstrap interval and p over images, seeds averaged:
-    :func:`hw1.intervals.bootstrap_accuracy_difference`) and over seeds (Welch's t-test of the
-    per-seed accuracies); each p-value Holm-adjusted over the table's comparisons
-    (:func:`hw1.intervals.holm`). A bootstrap p of 0 (no resample on the other side of 0) is
-    shown as ``< 1/n_boot`` and enters Holm's method as ``1/n_boot``; then every adjusted
-    value is an upper bound (shown with ``≤``).
-
-    Args:
-        results: as returned by :func:`run`.
-        n_boot: bootstrap replicates.
+def _difference_rows(results: dict, n_boot: int = 2000) -> list[dict]:
+    """Per dataset and head, every deeper minus shallower depth: the raw numbers of
+    :func:`depth_differences` (floats; p-values Holm-adjusted over all rows).
 
     Returns:
-        a display DataFrame, one row per (dataset, head, pair of depths).
+        one dict per comparison: ``dataset``, ``head``, ``deep``, ``shallow``,
+        ``difference``, ``images`` (``(low, high)`` bootstrap interval), ``p_images`` (0: no
+        resample on the other side of 0), ``seeds`` (``(low, high)`` Welch interval),
+        ``p_seeds``, ``holm_images`` (with a zero ``p_images`` entered as ``1/n_boot``),
+        ``holm_seeds`` and ``bounded`` (whether any ``p_images`` was 0: then every
+        ``holm_images`` is an upper bound).
     """
     from scipy import stats
 
-    from hw1.intervals import bootstrap_accuracy_difference, holm
-    from hw1.report import diff, num, table
+    from hw1.intervals import bootstrap_accuracy_difference, holm, welch_difference
 
-    rows, p_images, p_seeds = [], [], []
+    rows = []
     for name, res in results.items():
         for head, runs in res["heads"].items():
             correct = {d: _correct(r) for d, r in runs.items()}
@@ -312,24 +318,113 @@ def depth_differences(results: dict, n_boot: int = 2000):
                     boot = bootstrap_accuracy_difference(correct[deep], correct[depth],
                                                          n_boot=n_boot)
                     acc_deep, acc = correct[deep].mean(1), correct[depth].mean(1)
-                    # no resample on the other side of 0: p below 1/n_boot, bounded by it
-                    p_images.append(max(boot["p"], 1 / n_boot))
-                    p_seeds.append(float(stats.ttest_ind(acc_deep, acc,
-                                                         equal_var=False).pvalue))
+                    welch = welch_difference(acc_deep, acc)
                     rows.append({"dataset": _label(results, name), "head": _head(head),
-                                 "deeper − shallower": f"{deep} − {depth} conv layers",
-                                 "difference [95% CI over images]": diff(
-                                     boot["difference"], boot["ci95_low"], boot["ci95_high"]),
-                                 "p over images": boot["p"] if boot["p"] > 0
-                                 else f"< {num(1 / n_boot)}",
-                                 "p over seeds (Welch)": p_seeds[-1]})
-    # a bounded p makes every adjusted value an upper bound (Holm's running maximum)
-    bounded = any(isinstance(row["p over images"], str) for row in rows)
-    for row, adj_images, adj_seeds in zip(rows, holm(p_images), holm(p_seeds), strict=True):
-        row["Holm p, images"] = f"≤ {num(adj_images)}" if bounded else float(adj_images)
-        row["Holm p, seeds"] = float(adj_seeds)
-        row["both Holm p < 0.05"] = bool(adj_images < 0.05 and adj_seeds < 0.05)
+                                 "deep": deep, "shallow": depth,
+                                 "difference": boot["difference"],
+                                 "images": (boot["ci95_low"], boot["ci95_high"]),
+                                 "p_images": boot["p"],
+                                 "seeds": (welch["ci95_low"], welch["ci95_high"]),
+                                 "p_seeds": float(stats.ttest_ind(acc_deep, acc,
+                                                                  equal_var=False).pvalue)})
+    if not rows:
+        return rows
+    # no resample on the other side of 0: p below 1/n_boot, bounded by it
+    adjusted_images = holm([max(r["p_images"], 1 / n_boot) for r in rows])
+    adjusted_seeds = holm([r["p_seeds"] for r in rows])
+    bounded = any(r["p_images"] == 0 for r in rows)
+    for row, a, b in zip(rows, adjusted_images, adjusted_seeds, strict=True):
+        row.update({"holm_images": float(a), "holm_seeds": float(b), "bounded": bounded})
+    return rows
+
+
+def depth_differences(results: dict, n_boot: int = 2000):
+    """Per dataset and head: every deeper minus shallower depth's final test accuracy (mean
+    over seeds), judged twice: paired over the test images (the same images for both models;
+    95% bootstrap interval and p over images, seeds averaged:
+    :func:`hw1.intervals.bootstrap_accuracy_difference`) and over seeds (95% Welch interval
+    and Welch's t-test of the per-seed accuracies); each p-value Holm-adjusted over the
+    table's comparisons (:func:`hw1.intervals.holm`). A bootstrap p of 0 (no resample on the
+    other side of 0) is shown as ``< 1/n_boot`` and enters Holm's method as ``1/n_boot``; then
+    every adjusted value is an upper bound (shown with ``≤``).
+
+    The rule for calling a difference shown: **both** Holm-adjusted p-values below 0.05
+    (column ``both Holm p < 0.05``).
+
+    Args:
+        results: as returned by :func:`run`.
+        n_boot: bootstrap replicates.
+
+    Returns:
+        a display DataFrame, one row per (dataset, head, pair of depths).
+    """
+    from hw1.report import diff, num, table
+
+    rows = []
+    for r in _difference_rows(results, n_boot):
+        rows.append({"dataset": r["dataset"], "head": r["head"],
+                     "deeper − shallower": f"{r['deep']} − {r['shallow']} conv layers",
+                     "difference [95% CI over images]": diff(r["difference"], *r["images"]),
+                     "p over images": r["p_images"] if r["p_images"] > 0
+                     else f"< {num(1 / n_boot)}",
+                     "95% CI over seeds (Welch, unadjusted)": f"[{num(r['seeds'][0])}, "
+                                                  f"{num(r['seeds'][1])}]",
+                     "p over seeds (Welch)": r["p_seeds"],
+                     "Holm p, images": f"≤ {num(r['holm_images'])}" if r["bounded"]
+                     else r["holm_images"],
+                     "Holm p, seeds": r["holm_seeds"],
+                     "both Holm p < 0.05": bool(r["holm_images"] < 0.05
+                                                and r["holm_seeds"] < 0.05)})
     return table(rows)
+
+
+def figure_differences(results: dict, n_boot: int = 2000) -> plt.Figure:
+    """The tested differences of :func:`depth_differences`: one panel per dataset, one row
+    per (head, pair of depths), the difference in final test accuracy with its 95% bootstrap
+    interval over the test images (thick) and its 95% Welch interval over seeds (thin), filled
+    where both Holm p are below 0.05; saved as ``train_actual_task_differences``.
+
+    Args:
+        results: as returned by :func:`run`.
+        n_boot: bootstrap replicates (as in the table).
+
+    Returns:
+        the figure.
+    """
+    from matplotlib.lines import Line2D
+
+    rows = _difference_rows(results, n_boot)
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(10.4, 0.55 * max(
+        sum(r["dataset"] == d for r in rows) for d in datasets) + 2.4), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets, strict=True):
+        mine = [r for r in rows if r["dataset"] == dataset]
+        for y, r in enumerate(mine):
+            shown = r["holm_images"] < 0.05 and r["holm_seeds"] < 0.05
+            color = "C1" if r["head"] == "GAP" else "C0"
+            ax.plot(r["seeds"], [y, y], color=color, lw=1.2)
+            ax.plot(r["images"], [y, y], color=color, lw=5, solid_capstyle="butt")
+            ax.plot(r["difference"], y, "o", color=color, mec="black",
+                    mfc=color if shown else "white", ms=7)
+        ax.axvline(0.0, color="black", lw=0.8)
+        ax.set_yticks(range(len(mine)), [f"{r['head']}: {r['deep']} − {r['shallow']} layers"
+                                         for r in mine])
+        ax.invert_yaxis()
+        ax.set(xlabel="difference in final test accuracy", title=dataset)
+    handles = [Line2D([], [], color="0.3", lw=5, label="95% CI over test images (bootstrap)"),
+               Line2D([], [], color="0.3", lw=1.2, label="95% CI over seeds (Welch, unadjusted)"),
+               Line2D([], [], color="0.3", marker="o", mfc="0.3", mec="black", ls="none",
+                      label="both Holm p < 0.05"),
+               Line2D([], [], color="0.3", marker="o", mfc="white", mec="black", ls="none",
+                      label="not both"),
+               Line2D([], [], color="C0", lw=3, label="flatten head"),
+               Line2D([], [], color="C1", lw=3, label="GAP head")]
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=9)
+    seeds = len(next(_runs(next(iter(results.values()))))[2]["histories"])
+    fig.suptitle(f"Deeper minus shallower: final test accuracy ({seeds} seeds per model)")
+    fig.tight_layout(rect=(0, 0.16, 1, 1))
+    save_figure(fig, "train_actual_task_differences")
+    return fig
 
 
 def _test_at(hist: dict, epoch: int) -> float:
@@ -443,15 +538,18 @@ def figure_final_accuracy(results: dict) -> plt.Figure:
                 acc = np.array([h["test_acc"][-1] for h in r["histories"]])
                 mean, half = t_interval(acc)
                 ax.plot(np.full(len(acc), x) + np.linspace(-0.08, 0.08, len(acc)), acc, "o",
-                        color=f"C{depth}", alpha=0.6,
-                        label="one seed" if x == 0 else None)
+                        color=f"C{depth}", alpha=0.6)
                 ax.errorbar(x + 0.25, mean, yerr=half, fmt="s", color="black", capsize=4,
                             label="mean ± 95% t interval" if x == 0 else None)
             ax.set_xticks(range(len(runs)), [f"{d} conv layer{'s' * (d > 1)}" for d in runs])
             ax.set_xlim(-0.5, len(runs) - 0.3)
             ax.set(ylabel="final test accuracy",
                    title=f"{_label(results, name)}, {_head(head)} head")
-    axes[0, 0].legend(loc="lower right")
+    from matplotlib.lines import Line2D
+
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    seed = Line2D([], [], color="0.5", marker="o", ls="none", alpha=0.6)
+    axes[0, 0].legend([seed, *handles], ["one seed (colour: depth)", *labels], loc="lower right")
     seeds = len(next(_runs(next(iter(results.values()))))[2]["histories"])
     fig.suptitle(f"Final test accuracy per model ({seeds} seeds; each panel has its own "
                  "y-axis range)")
@@ -461,8 +559,9 @@ def figure_final_accuracy(results: dict) -> plt.Figure:
 
 
 def make_figures(results: dict) -> list[plt.Figure]:
-    """Every figure of the notebook, one per dataset (:func:`figure_dataset`) and the final
-    accuracies (:func:`figure_final_accuracy`), for ``python -m hw1.figures``.
+    """Every figure of the notebook, one per dataset (:func:`figure_dataset`), the tested
+    differences (:func:`figure_differences`) and the final accuracies they compare
+    (:func:`figure_final_accuracy`), for ``python -m hw1.figures``.
 
     Args:
         results: as returned by :func:`run`.
@@ -471,4 +570,4 @@ def make_figures(results: dict) -> list[plt.Figure]:
         the figures, in the order of ``results``.
     """
     return [*(figure_dataset(results, name) for name in results),
-            figure_final_accuracy(results)]
+            figure_differences(results), figure_final_accuracy(results)]

@@ -113,7 +113,10 @@ def figure_predictions(results: dict, fraction: float,
     coloured by success (final MSE below the threshold), the success count and median final
     MSE in the panel title; saved as ``simulate_function_predictions``. For the functions in
     ``residual`` (fits too close to the target to tell apart), the panel shows prediction
-    minus target instead.
+    minus target instead, on one symmetric y-range per column. The other columns share one
+    y-range, the target's widened by 0.6 of its span on each side; a seed that leaves it is
+    clipped, marked by a triangle on the axis edge where it leaves most, and its extreme value
+    is given in the panel title.
 
     Args:
         results: as returned by :func:`run`.
@@ -142,14 +145,32 @@ def figure_predictions(results: dict, fraction: float,
             else:
                 ax.plot(grid, truth, color="black", lw=2.5, alpha=0.25)
             ok = _successes(r, fraction)
+            # a prediction column shares one y-range: the target's widened by 0.6 of its span
+            # on each side; a seed leaving it is clipped and marked where it leaves most
+            span = float(truth.max() - truth.min())
+            low, high = float(truth.min()) - 0.6 * span, float(truth.max()) + 0.6 * span
+            clipped = []
             for k in np.argsort(ok):  # failures first, successes drawn on top
                 pred = np.asarray(r["predictions"])[k]
+                color = "C2" if ok[k] else "C3"
                 ax.plot(grid, pred - truth if fn in residual else pred, lw=0.8, alpha=0.7,
-                        color="C2" if ok[k] else "C3")
+                        color=color)
+                if fn in residual or (low <= pred.min() and pred.max() <= high):
+                    continue
+                below = (low - pred.min()) >= (pred.max() - high)
+                j = int(np.argmin(pred) if below else np.argmax(pred))
+                ax.plot(grid[j], low if below else high, marker="v" if below else "^",
+                        color=color, ms=9, mec="black", ls="none", clip_on=False, zorder=5)
+                clipped.append(f"{num(float(pred[j]))} at x = {num(float(grid[j]), 2)}")
+            if fn not in residual:
+                ax.set_ylim(low, high)
             final = np.median([f["loss"] for f in r["fits"]])
+            note = (f"\nclipped ({len(clipped)} seed{'s' * (len(clipped) > 1)}, marker): "
+                    + "; ".join(clipped) if clipped else "")
             ax.set(ylabel="prediction − target" if fn in residual else "y",
                    title=f"{target.formula}, {_layers(depth)}\n"
-                         f"success {int(ok.sum())} of {len(ok)}, median final MSE {num(final)}")
+                         f"success {int(ok.sum())} of {len(ok)}, median final MSE {num(final)}"
+                         + note)
             ax.set_xticks(np.linspace(-1, 1, 5))
         axes[-1, col].set_xlabel("x")
         if fn in residual:
@@ -166,7 +187,11 @@ def figure_predictions(results: dict, fraction: float,
                       "residuals)"),
                Line2D([], [], color="C2", label=f"success (MSE < {fraction:g} × constant's)"),
                Line2D([], [], color="C3", label="no success")]
-    fig.legend(handles=handles, loc="lower center", ncol=3, bbox_to_anchor=(0.5, 0))
+    if any(line.get_marker() in ("v", "^") for ax in axes.flat for line in ax.get_lines()):
+        handles.append(Line2D([], [], color="0.5", marker="v", mec="black", ms=9, ls="none",
+                              label="seed clipped by the y-axis (value in title)"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), bbox_to_anchor=(0.5, 0),
+               fontsize=9)
     save_figure(fig, "simulate_function_predictions")
     return fig
 
