@@ -59,7 +59,9 @@ def _tables(results: dict) -> dict[str, pd.DataFrame]:
             "rank": mr.rank_table(results), "residual": mr.residual_table(results),
             "paired": mr.paired_table(results, resamples=50),
             "flatness": mr.flatness_table(results),
-            "correlation": mr.correlation_table(results, resamples=50)}
+            "correlation": mr.correlation_table(results, resamples=50),
+            "between_band": mr.between_band_table(results, resamples=50),
+            "cutoff_correlation": mr.cutoff_correlation_table(results["main"], resamples=20)}
 
 
 def test_tables_are_short_dataframes_with_plain_column_names():
@@ -98,6 +100,40 @@ def test_within_spearman_is_spearman_for_one_group_and_removes_group_effects():
     assert spearmanr(x, y).statistic > 0
     assert mr.within_spearman(x, y, groups) == pytest.approx(-1.0)
     assert np.isnan(mr.within_spearman(x, y, np.arange(6)))  # singleton groups: undefined
+
+
+def test_partial_spearman_removes_a_shared_driver():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=30), rng.normal(size=30)
+    # a constant control leaves the ordinary Spearman
+    assert mr.partial_spearman(a, b, np.ones(30)) == pytest.approx(spearmanr(a, b).statistic)
+    # a and b both driven by c: strongly correlated, but not given c
+    c = np.arange(30.0)
+    x, y = c + 3 * rng.normal(size=30), c + 3 * rng.normal(size=30)
+    assert spearmanr(x, y).statistic > 0.8
+    assert abs(mr.partial_spearman(x, y, c)) < 0.5
+    assert np.isnan(mr.partial_spearman(a, b, a))  # nothing left of a given itself
+
+
+def test_between_band_table_correlates_band_means():
+    results = _results(runs=12)
+    r = results["main"]["tanh"]
+    ratio = mr.ratio_at_weyl(r)
+    # four well-separated loss plateaus whose mean ratio falls as the loss rises
+    order = np.argsort(-ratio)
+    loss = np.empty(12)
+    loss[order] = np.repeat([1e-4, 1e-3, 1e-2, 1e-1], 3)
+    for f, lo in zip(r["refined"], loss, strict=True):
+        f["loss"] = float(lo)
+    frame = mr.between_band_table({"main": {"tanh": r}}, resamples=50)
+    assert int(frame["bands"].iloc[0]) == 4
+    assert str(frame["Spearman of band means [95% CI over bands]"].iloc[0]).startswith("−1")
+
+
+def test_index_and_delta_lines_print_one_line_per_activation():
+    main = _results()["main"]
+    assert mr.index_loss_line(main, resamples=20).count("also negative at the end point") == 2
+    assert len(mr.delta_lines(main).splitlines()) == 2
 
 
 def test_band_labels_split_at_gaps_in_log_loss():

@@ -16,17 +16,17 @@ from hw1.intervals import holm
 from hw1.report import diff, num, table
 
 #: relative cutoffs λ_cut of the sweep (eigenvalues with |λ| <= λ_cut·max|λ| count as zero)
-TAUS = np.concatenate([[0.0], 10.0 ** np.arange(-16, -1.99, 0.5)])
+TAUS = np.concatenate([[0.0], 10.0 ** np.arange(-16, -0.99, 0.5)])
 
 #: two sorted log10 losses further apart than this start a new loss band (plateau)
 BAND_GAP = 0.02
 
-__all__ = ["BAND_GAP", "TAUS", "band_labels", "correlation_table", "counts", "counts_at",
-           "cutoff_table", "deep_table", "flatness_table", "index_loss_line", "label", "null_share",
-           "paired_table",
-           "rank_table", "ratio_at_weyl", "ratio_vs_cutoff", "refinement_table",
-           "residual_table", "summary", "weyl_levels", "weyl_table", "within_spearman",
-           "zero_table"]
+__all__ = ["BAND_GAP", "TAUS", "band_labels", "between_band_table", "correlation_table",
+           "counts", "counts_at", "cutoff_correlation_table", "cutoff_table", "deep_table",
+           "delta_lines", "flatness_table", "index_loss_line", "label",
+           "null_share", "paired_table", "partial_spearman", "rank_table", "ratio_at_weyl",
+           "ratio_vs_cutoff", "refinement_table", "residual_table", "summary", "weyl_levels",
+           "weyl_table", "within_spearman", "zero_table"]
 
 
 def label(task: str, activation: str) -> str:
@@ -100,7 +100,9 @@ def counts(eigenvalues: np.ndarray, cutoff: float) -> dict[str, np.ndarray]:
 def weyl_levels(r: dict) -> np.ndarray:
     """Per run, the Weyl bound ``‖H_end − H_refined‖₂`` ``(R,)``: no eigenvalue of the refined
     Hessian moved further than this from the float32 end point, so an eigenvalue within it
-    of zero has a sign the two points of the run do not agree on."""
+    of zero may differ in sign between the two points of the run; one beyond it has the same
+    sign at both. δ measures how far the refinement moved the spectrum, not the uncertainty
+    of the refined spectrum itself."""
     return np.array([f["weyl"] for f in r["refined"]])
 
 
@@ -140,14 +142,16 @@ def _bootstrap_median(values: np.ndarray, resamples: int = 2000, seed: int = 0
 
 
 def refinement_table(results: dict):
-    """Per task and activation: how many runs reached each gradient-norm level before and
-    after the float64 refinement, why the others stopped, and median gradient norm and
-    distance moved."""
+    """Per task and activation: the training MSE at the refined points, how many runs reached
+    each gradient-norm level before and after the float64 refinement, why the others
+    stopped, and median gradient norm and distance moved."""
     rows = []
     for name, _, r in _each(results):
         before, after = _grad(r, "end"), _grad(r)
         reasons = [f["reason"] for f in r["refined"]]
         rows.append({"runs": name + f" ({len(after)})",
+                     "training MSE, refined: median (lowest–highest)":
+                         _median_range_num(_losses(r)),
                      "‖∇L‖ ≤ 1e-3 after the float32 search": int((before <= 1e-3).sum()),
                      "‖∇L‖ ≤ 1e-6 after refinement": int((after <= 1e-6).sum()),
                      "refinement stalled": reasons.count("stalled"),
@@ -160,8 +164,10 @@ def refinement_table(results: dict):
 
 def deep_table(results: dict, tol: float = 1e-10):
     """The runs refined further towards ``‖∇L‖ <= tol``: how many got there, why the others
-    stopped, and how flat the gradient is where they stopped: ‖Hg‖/(‖g‖·max|λ|), the share of
-    ‖g‖² on eigenvectors with |λ| within the run's Weyl bound δ, and the index beyond δ."""
+    stopped, and how flat the gradient is where they stopped: ‖Hg‖/(‖g‖·max|λ|) beside the
+    even-spread reference √(mean λ²)/max|λ| of the same spectra, the share of ‖g‖² on
+    eigenvectors with |λ| within the run's Weyl bound δ beside the fraction of eigenvalues
+    there (what a gradient spread evenly would put there), and the index beyond δ."""
     rows = []
     for name, _, r in _each(results):
         deep = r["deep"]
@@ -171,6 +177,7 @@ def deep_table(results: dict, tol: float = 1e-10):
         reasons = [d["reason"] for d in deep]
         eig = np.asarray(r["deep_eigenvalues"], dtype=float)
         scale = np.abs(eig).max(1)
+        delta = weyl_levels(r)[:len(deep)]
         rows.append({"runs": f"{name} ({len(deep)})",
                      f"‖∇L‖ ≤ {_cut(tol)}": int((g <= tol).sum()),
                      "stalled": reasons.count("stalled"),
@@ -179,10 +186,14 @@ def deep_table(results: dict, tol: float = 1e-10):
                      "accepted steps: median": _count(np.median([d["accepted"] for d in deep])),
                      "‖Hg‖/(‖g‖·max|λ|) there: median": float(np.median(
                          np.array([d["hg_ratio"] for d in deep]) / scale)),
+                     "even spread √(mean λ²)/max|λ| there: median": float(np.median(
+                         np.sqrt((eig ** 2).mean(1)) / scale)),
                      "share of ‖g‖² on |λ| ≤ δ there: median": float(np.median(null_share(
-                         eig, r["deep_gradient_spectrum"], weyl_levels(r)[:len(deep)]))),
+                         eig, r["deep_gradient_spectrum"], delta))),
+                     "fraction of eigenvalues with |λ| ≤ δ there: median": float(np.median(
+                         counts_at(eig, delta)["near_zero"] / eig.shape[1])),
                      "index there (λ < −δ): median": _count(np.median(counts_at(
-                         eig, weyl_levels(r)[:len(deep)])["negative"]))})
+                         eig, delta)["negative"]))})
     return table(rows)
 
 
@@ -196,7 +207,8 @@ def weyl_table(results: dict, resamples: int = 2000, seed: int = 0):
         delta = weyl_levels(r)
         c = counts_at(eig, delta)
         ratio = c["positive"] / eig.shape[1]
-        low, high = _bootstrap_median(ratio, resamples, seed)
+        low, high = _bootstrap_median(c["positive"].astype(float), resamples, seed)
+        P = eig.shape[1]
         rows.append({"runs": f"{name} ({len(delta)})",
                      "δ / max|λ|: median (lowest–highest)": _median_range_num(
                          delta / np.abs(eig).max(1)),
@@ -204,8 +216,9 @@ def weyl_table(results: dict, resamples: int = 2000, seed: int = 0):
                      "negative": _median_range(c["negative"]),
                      "near zero": _median_range(c["near_zero"]),
                      "positive": _median_range(c["positive"]),
-                     "minimal ratio: median [95% CI]": (f"{num(float(np.median(ratio)))} "
-                                                       f"[{num(low)}, {num(high)}]")})
+                     "minimal ratio: median count of P [95% CI]": (
+                         f"{_count(np.median(c['positive']))} [{_count(low)}, {_count(high)}] "
+                         f"of {P} = {num(float(np.median(ratio)))}")})
     return table(rows)
 
 
@@ -275,8 +288,10 @@ def residual_table(results: dict):
     """Where the negative eigenvalues come from, per task and activation, at the refined
     points: the negative counts of H and of its residual part R at the Weyl bound δ; the
     most negative eigenvalue of H against that of R restricted to the null space of G (the
-    directions G does not curve); and over runs the Spearman correlation of |λ_min(H)| with
-    ‖R‖₂ and of ‖R‖₂ with the loss (all in absolute units)."""
+    directions G does not curve); ‖R‖₂ and δ relative to max|λ| and the runs with ‖R‖₂ > δ
+    (G is positive semi-definite, so λ_min(H) ≥ −‖R‖₂: only those runs can have an
+    eigenvalue below −δ); and over runs the Spearman correlation of |λ_min(H)| with ‖R‖₂
+    (partly forced by that bound) and of ‖R‖₂ with the loss (all in absolute units)."""
     rows = []
     for name, _, r in _each(results):
         eig = np.asarray(r["refined_eigenvalues"], dtype=float)
@@ -294,63 +309,98 @@ def residual_table(results: dict):
                          "negative"]),
                      "|λ_min(H)| / |λ_min(R on null G)|: median": float(np.nanmedian(share)),
                      "‖R‖₂ / max|λ(H)|: median": float(np.median(r_norm / np.abs(eig).max(1))),
+                     "δ / max|λ(H)|: median": float(np.median(delta / np.abs(eig).max(1))),
+                     "runs with ‖R‖₂ > δ": f"{int((r_norm > delta).sum())} of {len(delta)}",
                      "Spearman |λ_min(H)| vs ‖R‖₂": _spearman(lam_min, r_norm),
                      "Spearman ‖R‖₂ vs loss": _spearman(r_norm, _losses(r))})
     return table(rows)
 
 
-def _paired(log_g: np.ndarray, log_l: np.ndarray, resamples: int = 2000, seed: int = 0
-            ) -> dict:
-    """Paired within-run changes: ``log_g``, ``log_l`` ``(n, 2)`` (before, after)."""
+def partial_spearman(a, b, c) -> float:
+    """Spearman correlation of ``a`` and ``b`` given ``c`` (all ``(n,)``): the correlation of
+    the ranks of ``a`` and ``b`` after removing from each its least-squares line on the ranks
+    of ``c``. NaN when a residual is constant."""
+    from scipy.stats import rankdata
+
+    ranks = [rankdata(np.asarray(v, dtype=float)) for v in (a, b, c)]
+    z = np.column_stack([np.ones(len(ranks[2])), ranks[2]])
+    res = [x - z @ np.linalg.lstsq(z, x, rcond=None)[0] for x in ranks[:2]]
+    norms = [np.linalg.norm(e) for e in res]
+    if min(norms) <= 1e-9 * len(ranks[2]):  # ranks are O(n): a residual of rounding size
+        return np.nan
+    return float((res[0] * res[1]).sum() / (norms[0] * norms[1]))
+
+
+def _percentile_ci(values) -> tuple[float, float]:
+    with warnings.catch_warnings():  # all-NaN resamples
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = np.nanpercentile(np.asarray(values, dtype=float), [2.5, 97.5])
+    return float(low), float(high)
+
+
+def _paired(log_g: np.ndarray, log_l: np.ndarray, moved: np.ndarray, resamples: int = 2000,
+            seed: int = 0) -> dict:
+    """Paired within-run changes: ``log_g``, ``log_l`` ``(n, 2)`` (before, after); ``moved``
+    ``(n,)`` the distance ‖Δθ‖ between the two points."""
     dg, dl = log_g[:, 1] - log_g[:, 0], log_l[:, 1] - log_l[:, 0]
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(dg), size=(resamples, len(dg)))
-    boot = np.array([_spearman(dg[i], dl[i]) for i in idx])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        low, high = np.nanpercentile(boot, [2.5, 97.5])
+    low, high = _percentile_ci([_spearman(dg[i], dl[i]) for i in idx])
+    p_low, p_high = _percentile_ci([partial_spearman(dg[i], dl[i], moved[i]) for i in idx])
     slope = float(np.polyfit(dg, dl, 1)[0]) if np.ptp(dg) > 0 else np.nan
     return {"n": len(dg), "dg": float(np.median(dg)), "dl": float(np.median(dl)),
-            "fell": int((dl < 0).sum()), "rho": _spearman(dg, dl), "low": float(low),
-            "high": float(high), "slope": slope}
+            "fell": int((dl < 0).sum()), "rho": _spearman(dg, dl), "low": low,
+            "high": high, "slope": slope, "base": _spearman(log_g[:, 0], log_l[:, 0]),
+            "partial": partial_spearman(dg, dl, moved), "p_low": p_low, "p_high": p_high}
 
 
-def paired_table(results: dict, resamples: int = 1000, seed: int = 0):
-    """The paired within-run test: between the float32 end point and the refined point (and
-    between the refined and the further-refined point), the change of log10|λ_min| against
-    the change of log10‖∇L‖ in the same run. Runs whose spectrum has no negative eigenvalue
-    at one of the two points are left out (their count is in the ``runs`` cell)."""
+def paired_table(results: dict, resamples: int = 1000, seed: int = 0, further: bool = False):
+    """The paired within-run test: between the float32 end point and the refined point (and,
+    with ``further``, between the refined and the further-refined point), the change of
+    log10|λ_min| against the change of log10‖∇L‖ in the same run. Both changes share the
+    starting point and the move, so beside their Spearman correlation the table gives the
+    between-run Spearman of the starting levels (log10|λ_min| vs log10‖∇L‖ at the end
+    point) and the partial Spearman of the changes given the distance moved ‖Δθ‖. Runs whose
+    spectrum has no negative eigenvalue at one of the two points are left out (their count
+    is in the ``runs`` cell)."""
     rows = []
     for name, _, r in _each(results):
+        moved = np.array([f["distance"] for f in r["refined"]])
         steps = [("end → refined", _grad(r, "end"), _grad(r),
                   np.asarray(r["eigenvalues"]).min(1),
-                  np.asarray(r["refined_eigenvalues"]).min(1))]
-        if r["deep"]:
+                  np.asarray(r["refined_eigenvalues"]).min(1), moved)]
+        if further and r["deep"]:
             k = len(r["deep"])
             steps.append(("refined → further", _grad(r)[:k], _grad(r, "deep"),
                           np.asarray(r["refined_eigenvalues"])[:k].min(1),
-                          np.asarray(r["deep_eigenvalues"]).min(1)))
-        for step, g0, g1, l0, l1 in steps:
+                          np.asarray(r["deep_eigenvalues"]).min(1),
+                          np.array([d["distance"] for d in r["deep"]])))
+        for step, g0, g1, l0, l1, dist in steps:
             use = (l0 < 0) & (l1 < 0) & (g0 > 0) & (g1 > 0)
             if use.sum() < 3:
                 continue
             x = _paired(np.log10(np.stack([g0, g1], 1)[use]),
-                        np.log10(-np.stack([l0, l1], 1)[use]), resamples, seed)
+                        np.log10(-np.stack([l0, l1], 1)[use]), dist[use], resamples, seed)
             rows.append({"runs": f"{name}: {step} ({x['n']} of {len(g0)})",
                          "Δlog10‖∇L‖: median": x["dg"],
                          "Δlog10|λ_min|: median": x["dl"],
                          "runs where |λ_min| fell": x["fell"],
                          "Spearman of the changes [95% CI]": diff(x["rho"], x["low"],
                                                                   x["high"]),
-                         "slope Δlog|λ_min| / Δlog‖∇L‖": x["slope"]})
+                         "slope Δlog|λ_min| / Δlog‖∇L‖": x["slope"],
+                         "partial Spearman given ‖Δθ‖ [95% CI]": diff(
+                             x["partial"], x["p_low"], x["p_high"]),
+                         "Spearman of the starting levels (between runs)": x["base"]})
     return table(rows)
 
 
 def flatness_table(results: dict):
     """‖Hg‖/‖g‖ at the float32 end points and at the refined points, relative to max|λ|,
     beside what a direction spread evenly over the eigenvectors would give
-    (√(mean λ²)/max|λ|); a gradient-flat point (Frye et al., 2021) has ‖Hg‖/‖g‖ far below
-    it: its gradient lies in near-null directions of H."""
+    (√(mean λ²)/max|λ|); the share of ‖g‖² on eigenvectors with |λ| ≤ δ beside the fraction
+    of eigenvalues there (the share an evenly spread gradient would have); a gradient-flat
+    point (Frye et al., 2021) has ‖Hg‖/‖g‖ far below the even spread: its gradient lies in
+    near-null directions of H."""
     rows = []
     for name, _, r in _each(results):
         e_end = np.asarray(r["eigenvalues"], dtype=float)
@@ -366,7 +416,9 @@ def flatness_table(results: dict):
                      "runs 10× below the even spread": int((hg_end < even / 10).sum()),
                      "share of ‖g‖² on |λ| ≤ δ: median": float(np.median(null_share(
                          e_end, r["gradient_spectrum"], weyl_levels(r)))),
-                     "refined point: median": float(np.median(hg_ref))})
+                     "fraction of eigenvalues with |λ| ≤ δ: median": float(np.median(
+                         counts_at(e_end, weyl_levels(r))["near_zero"] / e_end.shape[1])),
+                     "refined point: ‖Hg‖/(‖g‖·max|λ|), median": float(np.median(hg_ref))})
     return table(rows)
 
 
@@ -429,7 +481,10 @@ def correlation_table(results: dict, resamples: int = 1000, seed: int = 0):
     task and activation: uncontrolled, within groups of runs with the same number of alive
     units (ReLU), and within loss bands (:func:`band_labels`); 95% bootstrap intervals over
     runs, permutation p-values (shuffled within groups) and their Holm correction over the
-    table. The first ReLU row controlled for alive units is the one primary test."""
+    table; the number of groups and of runs in groups of two or more (only those inform a
+    within-group correlation), and a mark on rows whose interval is wider than 1.5 (they
+    exclude almost nothing). The first ReLU row controlled for alive units is the one
+    primary test."""
     rows = []
     for name, act, r in _each(results):
         ratio, loss = ratio_at_weyl(r), _losses(r)
@@ -441,8 +496,13 @@ def correlation_table(results: dict, resamples: int = 1000, seed: int = 0):
         controls.append((f"same loss band ({bands.max() + 1} bands)", bands))
         for control, groups in controls:
             x = _controlled(ratio, loss, groups, resamples, seed)
+            _, inverse, sizes = np.unique(groups, return_inverse=True, return_counts=True)
             rows.append({"runs": name, "controlled for": control,
+                         "groups": len(sizes),
+                         "runs in groups of ≥ 2": int((sizes[inverse] >= 2).sum()),
                          "Spearman [95% CI]": diff(x["rho"], x["low"], x["high"]),
+                         "uninformative (CI wider than 1.5)":
+                             "yes" if x["high"] - x["low"] > 1.5 else "",
                          "p (permutation)": x["p"]})
     p = np.array([row["p (permutation)"] for row in rows], dtype=float)
     tested = ~np.isnan(p)
@@ -456,8 +516,9 @@ def correlation_table(results: dict, resamples: int = 1000, seed: int = 0):
 def zero_table(per_activation: dict, cutoff: float = 1e-12):
     """Where the (numerically) exact zeros come from, per activation of one task at
     ``cutoff``: the near-zero count, how many eigenvalues lie below the rounding level
-    P·eps·max|λ|, and for ReLU the dead-unit parameters and their rank correlation with the
-    near-zero count."""
+    P·eps·max|λ|, and for ReLU the dead-unit parameters, the near-zero count beyond them and
+    the rank correlation of that excess with the dead-unit parameters (not of the near-zero
+    count itself, which contains them)."""
     rows = []
     for act, r in per_activation.items():
         eig = np.asarray(r["refined_eigenvalues"], dtype=float)
@@ -466,13 +527,13 @@ def zero_table(per_activation: dict, cutoff: float = 1e-12):
         row = {"activation": label("main", act),
                f"near zero at λ_cut = {_cut(cutoff)}": _count(np.median(zeros)),
                "|λ| ≤ P·eps·max|λ|": _count(np.median((np.abs(eig) <= floor).sum(1))),
-               "parameters of dead units": "", "Spearman: near zero vs dead": "",
-               "near zero minus dead": ""}
+               "parameters of dead units": "", "near zero minus dead": "",
+               "Spearman: (near zero − dead) vs dead": ""}
         if r["dead"]:
             dead = np.array([d["dead_parameters"] for d in r["dead"]])
             row.update({"parameters of dead units": _count(np.median(dead)),
-                        "Spearman: near zero vs dead": _spearman(zeros, dead),
-                        "near zero minus dead": _median_range(zeros - dead)})
+                        "near zero minus dead": _median_range(zeros - dead),
+                        "Spearman: (near zero − dead) vs dead": _spearman(zeros - dead, dead)})
         rows.append(row)
     return table(rows)
 
@@ -490,17 +551,119 @@ def summary(results: dict) -> dict[str, float]:
     return out
 
 
-def index_loss_line(per_activation: dict, cutoff: float = 1e-12) -> str:
-    """One task's Spearman correlation of the index (fraction of λ < −λ_cut·max|λ|) with the
-    loss at a relative cutoff, per activation, with the median index of the lower- and the
-    higher-loss half of the runs, as one printable line."""
+def index_loss_line(per_activation: dict, cutoff: float = 1e-12, resamples: int = 2000,
+                    seed: int = 0) -> str:
+    """One task's Spearman correlation of the index (fraction of λ < −λ_cut·max|λ|) at the
+    refined points with the loss at a relative cutoff, per activation, with its 95%
+    bootstrap interval over runs, the median index of the lower- and the higher-loss half of
+    the runs, and the share of those negative eigenvalues (pooled over runs) that are also
+    negative beyond the same relative cutoff at the float32 end point (matched in sorted
+    order: the k-th most negative at one point with the k-th most negative at the other),
+    as printable lines."""
     parts = []
     for act, r in per_activation.items():
         eig = np.asarray(r["refined_eigenvalues"], dtype=float)
-        index = counts(eig, cutoff)["negative"] / eig.shape[1]
+        neg = counts(eig, cutoff)["negative"]
+        neg_end = counts(np.asarray(r["eigenvalues"], dtype=float), cutoff)["negative"]
+        index = neg / eig.shape[1]
         loss = _losses(r)
         low = loss <= np.median(loss)
-        parts.append(f"{label('main', act)}: Spearman {num(_spearman(index, loss))}, median "
-                     f"index {num(float(np.median(index[low])))} (lower-loss half) vs "
-                     f"{num(float(np.median(index[~low])))} (higher-loss half)")
-    return f"index at λ_cut = {_cut(cutoff)} vs loss: " + "; ".join(parts)
+        rng = np.random.default_rng(seed)
+        idx = rng.integers(0, len(loss), size=(resamples, len(loss)))
+        ci = _percentile_ci([_spearman(index[i], loss[i]) for i in idx])
+        kept = np.minimum(neg, neg_end).sum()
+        parts.append(f"{label('main', act)}: Spearman {diff(_spearman(index, loss), *ci)}, "
+                     f"median index {num(float(np.median(index[low])))} (lower-loss half) vs "
+                     f"{num(float(np.median(index[~low])))} (higher-loss half); "
+                     f"{int(kept)} of {int(neg.sum())} negative eigenvalues "
+                     f"({num(kept / max(neg.sum(), 1))}) also negative at the end point")
+    return f"index at λ_cut = {_cut(cutoff)} vs loss:\n" + "\n".join(parts)
+
+
+def between_band_table(results: dict, resamples: int = 1000, seed: int = 0):
+    """The loss correlation between plateaus instead of within them, per task and activation:
+    the Spearman correlation of the band-mean minimal ratio (at the per-run Weyl bound) with
+    the band-mean log10 loss over the loss bands (n = bands), with a 95% bootstrap interval
+    over bands and a permutation p-value (band means shuffled); and the run-level Spearman
+    with a cluster-bootstrap interval (whole bands resampled), which keeps every run but
+    treats the runs of one plateau as one draw. Holm over the table's p-values."""
+    rows = []
+    for name, _, r in _each(results):
+        ratio, loss = ratio_at_weyl(r), _losses(r)
+        bands = band_labels(loss)
+        ids = np.unique(bands)
+        mean_ratio = np.array([ratio[bands == b].mean() for b in ids])
+        mean_loss = np.array([np.log10(loss[bands == b]).mean() for b in ids])
+        rng = np.random.default_rng(seed)
+        rho = _spearman(mean_ratio, mean_loss)
+        picks = rng.integers(0, len(ids), size=(resamples, len(ids)))
+        low, high = _percentile_ci([_spearman(mean_ratio[i], mean_loss[i]) for i in picks])
+        hits = sum(abs(_spearman(rng.permutation(mean_ratio), mean_loss)) >= abs(rho) - 1e-12
+                   for _ in range(resamples))
+        members = [np.flatnonzero(bands == b) for b in ids]
+        cluster = []
+        for i in picks:
+            m = np.concatenate([members[j] for j in i])
+            cluster.append(_spearman(ratio[m], loss[m]))
+        c_low, c_high = _percentile_ci(cluster)
+        rows.append({"runs": f"{name} ({len(loss)})", "bands": len(ids),
+                     "Spearman of band means [95% CI over bands]": diff(rho, low, high),
+                     "p (permutation over bands)": (1 + hits) / (1 + resamples),
+                     "run-level Spearman [95% cluster-bootstrap CI]": diff(
+                         _spearman(ratio, loss), c_low, c_high)})
+    p = np.array([row["p (permutation over bands)"] for row in rows], dtype=float)
+    for row, q in zip(rows, holm(p), strict=True):
+        row["p (Holm)"] = float(q)
+    return table(rows)
+
+
+def cutoff_correlation_table(per_activation: dict, cutoffs: tuple[float, ...] = (
+        0.0, 1e-12, 1e-8, 1e-6, 1e-4, 1e-2), resamples: int = 1000, seed: int = 0):
+    """One task's Spearman correlation of the minimal ratio with the loss at every cutoff of
+    :func:`cutoff_table` (rows, last row the per-run Weyl bound), per activation, with 95%
+    bootstrap intervals over runs; for ReLU also within runs of equal alive units. No
+    multiplicity correction: this is a sensitivity analysis, not a set of tests.
+
+    Args:
+        per_activation: ``results[task]``.
+    """
+    columns = []
+    for act, r in per_activation.items():
+        eig = np.asarray(r["refined_eigenvalues"], dtype=float)
+        ratios = np.column_stack([ratio_vs_cutoff(eig, np.array(cutoffs)), ratio_at_weyl(r)])
+        groups = [("", np.zeros(len(eig), dtype=int))]
+        if act == "relu":
+            groups.append((", same alive units", np.array([d["alive_units"]
+                                                            for d in r["dead"]])))
+        for suffix, g in groups:
+            columns.append((f"{label('main', act)}{suffix}: Spearman [95% CI]", ratios,
+                            _losses(r), g))
+    rows = []
+    names = [f"λ_cut = {_cut(c)}" for c in cutoffs] + ["per-run Weyl bound δ"]
+    for j, cut in enumerate(names):
+        row = {"cutoff": cut}
+        for column, ratios, loss, g in columns:
+            rng = np.random.default_rng(seed)
+            rho = within_spearman(ratios[:, j], loss, g)
+            boot = []
+            for _ in range(resamples):
+                i = rng.integers(0, len(loss), len(loss))
+                boot.append(within_spearman(ratios[i, j], loss[i], g[i]))
+            row[column] = diff(rho, *_percentile_ci(boot))
+        rows.append(row)
+    return table(rows)
+
+
+def delta_lines(per_activation: dict) -> str:
+    """One task's Spearman correlations, per activation, of the minimal ratio at the per-run
+    Weyl bound with δ/max|λ| (how much of the ratio is the cutoff) and of δ with the loss,
+    as printable lines."""
+    lines = []
+    for act, r in per_activation.items():
+        eig = np.asarray(r["refined_eigenvalues"], dtype=float)
+        rel = weyl_levels(r) / np.abs(eig).max(1)
+        lines.append(f"{label('main', act)}: Spearman(ratio at δ, δ/max|λ|) = "
+                     f"{num(_spearman(ratio_at_weyl(r), rel))}; Spearman(δ, loss) = "
+                     f"{num(_spearman(weyl_levels(r), _losses(r)))}")
+    return "\n".join(lines)
+

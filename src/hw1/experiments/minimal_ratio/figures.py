@@ -48,7 +48,7 @@ def figure_ratio_vs_cutoff(results: dict) -> plt.Figure:
                                    "δ/max|λ| range)")
     ax.axvspan(1e-16, floor, color="grey", alpha=0.15, lw=0,
                label=f"below the rounding level P·eps = {floor:.0e}")
-    ax.set(xscale="log", ylim=(0, 0.6), xlim=(1e-16, 1e-2),
+    ax.set(xscale="log", ylim=(0, 0.6), xlim=(1e-16, 1e-1),
            xlabel=f"relative cutoff {lc}: |λ| ≤ {lc}·max|λ| counts as zero",
            ylabel=f"minimal ratio (fraction of λ > {lc}·max|λ|)",
            title="Minimal ratio vs cutoff, 1-D task (band: lowest to highest refined run)")
@@ -59,9 +59,10 @@ def figure_ratio_vs_cutoff(results: dict) -> plt.Figure:
 
 def figure_curvature_sources(results: dict) -> plt.Figure:
     """Four panels: (a) rank of G against the linear-region bound (ReLU); (b) |λ_min(H)|
-    against ‖R‖₂; (c) the paired within-run changes of log|λ_min| and log‖∇L‖; (d) ‖Hg‖/‖g‖
-    at the end points against the even-spread reference. Saved as
-    ``minimal_ratio_curvature_sources``."""
+    against ‖R‖₂; (c) the paired within-run changes of log|λ_min| and log‖∇L‖ from the end
+    point to the refined point; (d) ‖Hg‖/‖g‖ against the even-spread reference at the end
+    points (circles), the refined points (triangles) and the further-refined points
+    (crosses). Saved as ``minimal_ratio_curvature_sources``."""
     fig, ((a, b), (c, d)) = plt.subplots(2, 2, figsize=(11.4, 9.4))
     for name, act, r in _each(results):
         color = COLORS.get(name)
@@ -78,19 +79,18 @@ def figure_curvature_sources(results: dict) -> plt.Figure:
         g1 = np.array([f["grad_norm"] for f in r["refined"]])
         use = (e0 < 0) & (eig.min(1) < 0)
         c.scatter(np.log10(g1 / g0)[use], np.log10(eig.min(1) / e0)[use], s=14, alpha=0.7,
-                  color=color, label=f"{name}: end → refined")
+                  color=color, label=name)
+        points = [("eigenvalues", "end", "o", 14, "end"),
+                  ("refined_eigenvalues", "refined", "^", 16, "refined")]
         if r["deep"]:
-            k = len(r["deep"])
-            gd = np.array([f["grad_norm"] for f in r["deep"]])
-            ed = np.asarray(r["deep_eigenvalues"]).min(1)
-            ok = (eig.min(1)[:k] < 0) & (ed < 0)
-            c.scatter(np.log10(gd / g1[:k])[ok], np.log10(ed / eig.min(1)[:k])[ok], s=30,
-                      marker="x", color=color, label=f"{name}: refined → further")
-        e_end = np.asarray(r["eigenvalues"], dtype=float)
-        scale = np.abs(e_end).max(1)
-        hg = np.array([f["hg_ratio"] for f in r["end"]]) / scale
-        even = np.sqrt((e_end ** 2).mean(1)) / scale
-        d.scatter(even, hg, s=14, alpha=0.7, color=color, label=name)
+            points.append(("deep_eigenvalues", "deep", "x", 30, "further refined"))
+        for key, fits, marker, size, what in points:
+            e = np.asarray(r[key], dtype=float)
+            scale = np.abs(e).max(1)
+            hg = np.array([f["hg_ratio"] for f in r[fits]]) / scale
+            even = np.sqrt((e ** 2).mean(1)) / scale
+            d.scatter(even, hg, s=size, alpha=0.7, color=color, marker=marker,
+                      label=f"{name}, {what}")
     lim = np.array(a.get_xlim())
     a.plot(lim, lim, color="grey", lw=0.8, label="rank G = bound")
     a.set(xlabel="(d+1) × linear regions holding data points", ylabel="rank G (= rank J)",
@@ -107,15 +107,17 @@ def figure_curvature_sources(results: dict) -> plt.Figure:
     c.axhline(0, color="grey", lw=0.8)
     c.axvline(0, color="grey", lw=0.8)
     c.set(xlabel="Δ log10 ‖∇L‖ (same run)", ylabel="Δ log10 |λ_min|",
-          title="(c) Paired within-run changes")
-    c.legend(fontsize=8, ncol=2)
+          title="(c) Paired within-run changes, end → refined")
+    c.legend(fontsize=9)
     d.set(xscale="log", yscale="log")
     lo, hi = d.get_xlim()
     d.plot([lo, hi], [lo, hi], color="grey", lw=0.8, label="= even spread")
+    bottom, top = d.get_ylim()
+    d.set_ylim(bottom / 3e3, top)  # room for the legend below the points
     d.set(xlim=(lo, hi), xlabel="even spread √(mean λ²) / max|λ|",
-          ylabel="‖Hg‖ / (‖g‖·max|λ|) at the end point",
-          title="(d) Gradient flatness at the float32 end points")
-    d.legend(fontsize=9)
+          ylabel="‖Hg‖ / (‖g‖·max|λ|)",
+          title="(d) Gradient flatness: end, refined, further refined")
+    d.legend(fontsize=9, ncol=2, loc="lower left")
     fig.tight_layout()
     save_figure(fig, "minimal_ratio_curvature_sources")
     return fig
