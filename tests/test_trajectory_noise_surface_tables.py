@@ -51,7 +51,7 @@ def test_noise_table_shares_and_check_ratios():
     results = {"mnist": {"runs": [run, run], "seeds": [0, 1], "n_params": 10}}
     noise = gradient_norm.noise_table(results, "mnist").set_index("MNIST")
     assert noise.loc["noise share of E‖g_B‖² at iteration 100", "seed 1"] == "0.750"
-    assert noise.loc["largest noise", "seed 0"] == "1.73"  # √3
+    assert noise.loc["largest noise of each seed", "seed 0"] == "1.73"  # √3
     grad = gradient_norm.loss_and_gradient_table(results, "mnist").set_index("MNIST")
     assert grad.loc["iteration of the largest ‖∇L‖"].tolist() == ["0", "0", ""]
     assert grad.loc["‖∇L‖ at iteration 50", "mean ± 95% t over seeds"] == "1.00 ± 0"
@@ -62,6 +62,9 @@ def test_noise_table_shares_and_check_ratios():
     assert change.loc["‖∇L‖ at iteration 0 ÷ at 50", "seed 0"] == "1.73"  # √3 falls to 1
     assert change.loc["loss at iteration 100 ÷ at 0", "geometric mean [95% CI]"] == \
         "0.500 [0.500, 0.500]"
+    assert change.loc["‖∇L‖ at iteration 100 ÷ at 50", "seed 1"] == "1.00"
+    assert set(change["role"]) == {"primary", "exploratory"}
+    assert change.loc["‖∇L‖ at iteration 0 ÷ at 50", "role"] == "primary"
 
 
 def test_noise_scale_and_update_tables():
@@ -85,3 +88,25 @@ def test_disjoint_pairs_and_disagreement():
     assert trajectories._disjoint_pairs(5) == [(0, 1), (2, 3)]
     pred = np.array([[0, 1, 2, 3], [0, 1, 2, 0], [1, 1, 1, 1]])
     assert trajectories._pair_disagreement(pred, [(0, 1), (0, 2)]).tolist() == [0.25, 0.75]
+
+
+def test_independent_disagreement_by_hand():
+    labels = np.array([0, 0, 1, 1])
+    # class 0: a says (0, 1), b says (0, 0); class 1: a says (1, 1), b says (1, 0)
+    pred_a, pred_b = np.array([0, 1, 1, 1]), np.array([0, 0, 1, 0])
+    # agree = ½·(½·1 + ½·0) + ½·(0·½ + 1·½) = ½
+    assert trajectories.independent_disagreement(pred_a, pred_b, labels) == pytest.approx(0.5)
+    assert trajectories.independent_disagreement(labels, labels, labels) == pytest.approx(0.0)
+    with pytest.raises(ValueError):
+        trajectories.independent_disagreement(pred_a, pred_b[:3], labels)
+
+
+def test_hessian_radii_table_of_an_exact_quadratic_is_one():
+    axis = np.linspace(-2.0, 2.0, 17)
+    a, b = np.meshgrid(axis, axis, indexing="ij")
+    results = {"hessian_eigenvalues": np.array([3.0, 1.5]), "hessian_axis": axis,
+               "hessian_plane": 0.1 + 0.5 * 3.0 * a**2 + 0.5 * 1.5 * b**2 + 0.2 * a}
+    frame = error_surface.hessian_radii_table(results)
+    assert len(frame) == 4
+    assert set(frame["v₁: measured ÷ quadratic"]) == {"1.00"}
+    assert set(frame["v₂: measured ÷ quadratic"]) == {"1.00"}

@@ -398,7 +398,7 @@ def hessian_table(results: dict):
         ("λ₁, largest Hessian eigenvalue", float(lam[0])),
         ("λ₂, second largest", float(lam[1])),
         ("Hessian-vector products used by Lanczos", int(results["hessian_hvps"])),
-        ("half-width s of the grid (parameter-space distance)", reach),
+        ("grid half-width s (parameter space)", reach),
         ("loss at the solution", centre),
         ("loss at ±s along v₁, mean of the two ends",
          float((plane[0, n // 2] + plane[-1, n // 2]) / 2)),
@@ -410,6 +410,144 @@ def hessian_table(results: dict):
             *(num(round(float(axis[i]), 6) + 0.0) for i in low))),
         ("grid points lower than all their neighbours", _local_minima(plane)),
     ])
+
+
+def hessian_radii_table(results: dict, fractions: tuple[float, ...] = (1 / 8, 1 / 4, 1 / 2, 1)):
+    """The rise of the loss along v₁ and v₂ at several distances r from the solution, beside
+    the quadratic model's ½λr², from the stored Hessian-plane grid: r is the grid point
+    nearest to each fraction of the half-width s, and the rise is the mean of the two ends
+    ±r minus the loss at the solution (the mean cancels the gradient's linear term).
+
+    Args:
+        results: what :func:`run` returns.
+        fractions: the wanted r ÷ s (the nearest grid points are used).
+
+    Returns:
+        A display DataFrame, one row per distance.
+    """
+    from hw1.report import table
+
+    lam = np.asarray(results["hessian_eigenvalues"])
+    plane = np.asarray(results["hessian_plane"])
+    axis = np.asarray(results["hessian_axis"])
+    n = len(axis)
+    centre, half = n // 2, n // 2
+    loss0 = float(plane[centre, centre])
+    rows = []
+    for k in sorted({max(1, round(f * half)) for f in fractions}):
+        r = float(axis[centre + k])
+        rise1 = (plane[centre - k, centre] + plane[centre + k, centre]) / 2 - loss0
+        rise2 = (plane[centre, centre - k] + plane[centre, centre + k]) / 2 - loss0
+        rows.append({"r ÷ s": r / float(axis[-1]), "r": r,
+                     "rise along v₁": float(rise1), "½λ₁r²": 0.5 * lam[0] * r ** 2,
+                     "v₁: measured ÷ quadratic": float(rise1) / (0.5 * lam[0] * r ** 2),
+                     "rise along v₂": float(rise2), "½λ₂r²": 0.5 * lam[1] * r ** 2,
+                     "v₂: measured ÷ quadratic": float(rise2) / (0.5 * lam[1] * r ** 2)})
+    return table(rows)
+
+
+def repeat_over_runs(results: dict) -> dict[str, np.ndarray]:
+    """The last-layer scan and the line from initialization to solution, repeated on every
+    stored run of the trajectory experiment (forward passes only; the trajectories are loaded
+    from the run store, or trained if missing), on the same c and α grids as ``results``.
+
+    Args:
+        results: what :func:`run` returns (for its c and α grids).
+
+    Returns:
+        ``c`` ``(C,)``, ``alpha`` ``(A,)``, and per run ``(R, C)`` ``scaled_train`` and
+        ``scaled_test``, ``(R, A)`` ``line_train`` and ``line_test``, ``(R,)``
+        ``train_acc``.
+    """
+    tcfg = trajectories.Config.resolve()
+    traj = trajectories.run(tcfg)
+    data = load_subset(tcfg.dataset, tcfg.n_train, tcfg.n_test)
+    in_features, k = int(np.prod(data.input_shape)), data.num_classes
+    loss_fn = nn.functional.cross_entropy
+    c = torch.as_tensor(np.asarray(results["scales"]), dtype=torch.float32)
+    alpha = torch.as_tensor(np.asarray(results["line_alpha"]), dtype=torch.float32)
+    out: dict[str, list] = {key: [] for key in ("scaled_train", "scaled_test", "line_train",
+                                                "line_test", "train_acc")}
+    for snaps in np.asarray(traj["snapshots"]):  # (S, P) per run
+        solution = _as_model(snaps[-1], tcfg, in_features, k)
+        init = _as_model(snaps[0], tcfg, in_features, k)
+        to_solution = _flat_to_dict(snaps[-1] - snaps[0], init)
+        with torch.no_grad():
+            for part, (x, y) in (("train", (data.x_train, data.y_train)),
+                                 ("test", (data.x_test, data.y_test))):
+                logits = solution(x)
+                out[f"scaled_{part}"].append([float(loss_fn(v * logits, y)) for v in c])
+                out[f"line_{part}"].append(
+                    mlp_loss_on_plane(init, loss_fn, x, y, to_solution, None, alpha).numpy())
+                if part == "train":
+                    out["train_acc"].append(float((logits.argmax(1) == y).float().mean()))
+    return {"c": c.double().numpy(), "alpha": alpha.double().numpy(),
+            **{key: np.asarray(v, dtype=float) for key, v in out.items()}}
+
+
+def runs_table(rep: dict):
+    """Per run of the trajectory experiment: the last-layer scan (training loss at c = 1, the
+    c of its smallest value and that value) and the line from initialization to solution
+    (does the training loss fall at every step from α = 0 to 1, the α of its smallest value
+    and of the smallest test loss); whether the smallest loss over c lies at the grid's last
+    c (so the minimum may lie beyond it); the last row is the mean ± 95% t over runs.
+
+    Args:
+        rep: what :func:`repeat_over_runs` returns.
+
+    Returns:
+        A display DataFrame, one row per run and a summary row.
+    """
+    from hw1.report import ci, table
+
+    c, alpha = rep["c"], rep["alpha"]
+    at_one = int(np.argmin(abs(c - 1)))
+    solution = int(np.argmin(abs(alpha - 1)))
+    between = (alpha >= 0) & (alpha <= 1)
+    cols = {"training loss at c = 1": rep["scaled_train"][:, at_one],
+            "c of the smallest": c[np.argmin(rep["scaled_train"], 1)],
+            "smallest over c": rep["scaled_train"].min(1),
+            "α of the smallest": alpha[np.argmin(rep["line_train"], 1)],
+            "smallest on the line ÷ at α = 1": rep["line_train"].min(1)
+            / rep["line_train"][:, solution],
+            "α of the smallest test loss": alpha[np.argmin(rep["line_test"], 1)]}
+    falls = np.all(np.diff(rep["line_train"][:, between], axis=1) <= 1e-9, axis=1)
+    edge = cols["c of the smallest"] >= c[-1]
+    rows = [{"run": str(r), "training acc. %": 100 * rep["train_acc"][r],
+             **{name: float(v[r]) for name, v in cols.items()},
+             f"c at the grid's end ({c[-1]:g})": bool(edge[r]),
+             "falls at every step, α 0 → 1": bool(falls[r])} for r in range(len(falls))]
+    rows.append({"run": "mean ± 95% t", "training acc. %": ci(100 * rep["train_acc"]),
+                 **{name: ci(v) for name, v in cols.items()},
+                 f"c at the grid's end ({c[-1]:g})": f"{int(edge.sum())} of {len(edge)}",
+                 "falls at every step, α 0 → 1": f"{int(falls.sum())} of {len(falls)}"})
+    return table(rows)
+
+
+def runs_figure(rep: dict) -> plt.Figure:
+    """Every run's training loss under the last-layer scale c (left) and along the line from
+    its initialization to its solution (right).
+
+    Args:
+        rep: what :func:`repeat_over_runs` returns.
+
+    Returns:
+        The figure, saved as ``error_surface_scale_and_line_all_runs``.
+    """
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.4, 3.9), layout="constrained")
+    for r in range(len(rep["scaled_train"])):
+        left.plot(rep["c"], rep["scaled_train"][r], color=f"C{r}", lw=1, label=f"run {r}")
+        right.plot(rep["alpha"], rep["line_train"][r], color=f"C{r}", lw=1)
+    left.axvline(1, color="grey", ls=":", lw=1)
+    left.set(yscale="log", xlabel="c (last layer's weights and bias times c)",
+             ylabel="training loss", title="Last layer scaled by c, every run")
+    left.legend(fontsize=9, ncol=2)
+    for a in (0, 1):
+        right.axvline(a, color="grey", ls=":", lw=1)
+    right.set(yscale="log", xlabel="α in θ = (1 − α)·θ_init + α·θ_solution",
+              ylabel="training loss", title="Initialization (α = 0) → solution (α = 1)")
+    save_figure(fig, "error_surface_scale_and_line_all_runs")
+    return fig
 
 
 def scale_table(results: dict):
@@ -432,7 +570,7 @@ def scale_table(results: dict):
                  (f"c of the smallest {part} loss (grid step {c[1] - c[0]:.2g})",
                   float(c[np.argmin(loss)])),
                  (f"smallest {part} loss over c", float(loss.min())),
-                 (f"{part} accuracy (any c > 0)", float(results["accuracy"][
+                 (f"{part} accuracy % (any c > 0)", 100 * float(results["accuracy"][
                      "train" if part == "training" else "test"]))]
     return _quantity_table(rows)
 
@@ -519,7 +657,7 @@ def line_figure(results: dict) -> plt.Figure:
             label=f"training loss ({int(results['n_eval']):,} images)")
     ax.plot(results["line_alpha"], results["line_test_loss"], "-s", ms=3, color="C1",
             label=f"test loss ({int(results['n_test']):,} images)")
-    ax.legend(loc="upper center", fontsize=9)
+    ax.legend(loc="lower left", fontsize=9)
     ax.set(yscale="log", xlabel="α in θ = (1 − α)·θ_init + α·θ_solution",
            ylabel="cross-entropy loss",
            title="Loss along the straight line from initialization to solution (one run)")

@@ -224,7 +224,8 @@ def _last(r: dict) -> int:
 
 def loss_and_gradient_table(results: dict, task: str):
     """Per seed: the full-batch loss at the first and last measurement, ‖∇L‖ at the first,
-    second and last, and the largest ‖∇L‖ with the iteration where it was measured.
+    second and last, and the largest ‖∇L‖ with the iteration where it was measured (its
+    mean over seeds is a mean of per-seed maxima, biased upward).
 
     Args:
         results: what :func:`run` returns.
@@ -238,12 +239,13 @@ def loss_and_gradient_table(results: dict, task: str):
     steps = np.asarray(r["runs"][0]["measured"]["measure_step"])
     return _seed_table(results, task, [
         ("loss at iteration 0", loss[:, 0], True),
-        (f"loss at iteration {_last(r)}", loss[:, -1], True),
+        (f"loss at iteration {_last(r):,}", loss[:, -1], True),
         ("‖∇L‖ at iteration 0", grad[:, 0], True),
-        (f"‖∇L‖ at iteration {steps[1]}", grad[:, 1], True),
-        ("largest ‖∇L‖", grad.max(1), True),
-        ("iteration of the largest ‖∇L‖", [int(steps[i]) for i in grad.argmax(1)], False),
-        (f"‖∇L‖ at iteration {_last(r)}", grad[:, -1], True)])
+        (f"‖∇L‖ at iteration {steps[1]:,}", grad[:, 1], True),
+        ("largest ‖∇L‖ of each seed", grad.max(1), True),
+        ("iteration of the largest ‖∇L‖", [f"{int(steps[i]):,}" for i in grad.argmax(1)],
+         False),
+        (f"‖∇L‖ at iteration {_last(r):,}", grad[:, -1], True)])
 
 
 def noise_table(results: dict, task: str):
@@ -264,19 +266,23 @@ def noise_table(results: dict, task: str):
     last = _last(r)
     return _seed_table(results, task, [
         ("noise at iteration 0", np.sqrt(noise[:, 0]), True),
-        ("largest noise", np.sqrt(noise.max(1)), True),
-        ("iteration of the largest noise", [int(steps[i]) for i in noise.argmax(1)], False),
-        (f"noise at iteration {last}", np.sqrt(noise[:, -1]), True),
+        ("largest noise of each seed", np.sqrt(noise.max(1)), True),
+        ("iteration of the largest noise", [f"{int(steps[i]):,}" for i in noise.argmax(1)],
+         False),
+        (f"noise at iteration {last:,}", np.sqrt(noise[:, -1]), True),
         ("noise share of E‖g_B‖² at iteration 0", noise[:, 0] / pred[:, 0], True),
-        (f"noise share of E‖g_B‖² at iteration {last}", noise[:, -1] / pred[:, -1], True),
-        (f"predicted √E‖g_B‖² at iteration {last}", np.sqrt(pred[:, -1]), True)])
+        (f"noise share of E‖g_B‖² at iteration {last:,}", noise[:, -1] / pred[:, -1], True),
+        (f"predicted √E‖g_B‖² at iteration {last:,}", np.sqrt(pred[:, -1]), True)])
 
 
 def change_table(results: dict):
     """Paired per-seed changes of ‖∇L‖ between the first two measurements, and of the
     full-batch loss over the run, as factors: the geometric mean over seeds of the later over
     the earlier value (MNIST: iteration 50 over 0, where ‖∇L‖ rises; 1-D task: 0 over 50,
-    where it falls), with the 95% t interval of the per-seed log10 ratios, transformed back.
+    where it falls), of ‖∇L‖ from the second to the last measurement, with the 95% t interval
+    of the per-seed log10 ratios, transformed back, and the two-sided one-sample t test of
+    those log ratios against 0 (p). The image task's first ratio is the declared primary
+    comparison; every other row is exploratory.
 
     Args:
         results: what :func:`run` returns.
@@ -284,6 +290,8 @@ def change_table(results: dict):
     Returns:
         A display DataFrame, one row per task and change.
     """
+    from scipy import stats
+
     from hw1.intervals import t_interval
     from hw1.report import num, table
 
@@ -292,17 +300,22 @@ def change_table(results: dict):
         loss, grad = _per_seed(r, "full_loss"), np.sqrt(_per_seed(r, "full_grad_norm_sq"))
         steps = np.asarray(r["runs"][0]["measured"]["measure_step"])
         rises = np.mean(grad[:, 1] > grad[:, 0]) > 0.5
-        pairs = [(f"‖∇L‖ at iteration {steps[1]} ÷ at 0", grad[:, 1], grad[:, 0]) if rises
-                 else (f"‖∇L‖ at iteration 0 ÷ at {steps[1]}", grad[:, 0], grad[:, 1]),
-                 (f"loss at iteration {_last(r)} ÷ at 0", loss[:, -1], loss[:, 0])]
-        for name, top, bottom in pairs:
+        pairs = [(f"‖∇L‖ at iteration {steps[1]:,} ÷ at 0", grad[:, 1], grad[:, 0]) if rises
+                 else (f"‖∇L‖ at iteration 0 ÷ at {steps[1]:,}", grad[:, 0], grad[:, 1]),
+                 (f"‖∇L‖ at iteration {_last(r):,} ÷ at {steps[1]:,}", grad[:, -1], grad[:, 1]),
+                 (f"loss at iteration {_last(r):,} ÷ at 0", loss[:, -1], loss[:, 0])]
+        for k, (name, top, bottom) in enumerate(pairs):
             logs = np.log10(top / bottom)
             mean, half = t_interval(logs)
+            p = float(stats.ttest_1samp(logs, 0.0).pvalue)
             rows.append({"task": _task_name(task), "ratio": name,
                          **{f"seed {s}": v for s, v in zip(r["seeds"], top / bottom,
                                                            strict=True)},
                          "geometric mean [95% CI]": f"{num(10 ** mean)} "
-                         f"[{num(10 ** (mean - half))}, {num(10 ** (mean + half))}]"})
+                         f"[{num(10 ** (mean - half))}, {num(10 ** (mean + half))}]",
+                         "p": p,
+                         "role": "primary" if (k == 0 and task not in TARGET_FUNCTIONS)
+                         else "exploratory"})
     return table(rows)
 
 
@@ -327,10 +340,10 @@ def noise_scale_table(results: dict):
         scale = _per_seed(r, "trace_cov") / _per_seed(r, "full_grad_norm_sq")  # (S, M)
         steps = np.asarray(r["runs"][0]["measured"]["measure_step"])
         for name, values in ((f"at iteration {steps[0]}", scale[:, 0]),
-                             (f"at iteration {steps[1]}", scale[:, 1]),
+                             (f"at iteration {steps[1]:,}", scale[:, 1]),
                              ("smallest over the run", scale.min(1)),
                              ("largest over the run", scale.max(1)),
-                             (f"at iteration {_last(r)}", scale[:, -1])):
+                             (f"at iteration {_last(r):,}", scale[:, -1])):
             mean, half = t_interval(np.log10(values))
             rows.append({"task": _task_name(task), "tr Σ/‖∇L‖²": name,
                          **{f"seed {s}": v for s, v in zip(r["seeds"], values, strict=True)},
@@ -560,10 +573,23 @@ def _window_means(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarr
     return (np.arange(blocks) + 0.5) * window, trimmed.mean(2)
 
 
+def _geometric_band(ax: plt.Axes, steps: np.ndarray, values: np.ndarray, color: str,
+                    label: str) -> None:
+    """The geometric mean over seeds of positive ``(S, M)`` values, with the 95% t interval
+    of their log10 values transformed back as a band (what the noise-scale table quotes)."""
+    from hw1.intervals import t_interval
+
+    logs = np.log10(values)
+    mean, half = np.asarray([t_interval(v) for v in logs.T]).T
+    ax.plot(steps, 10 ** mean, color=color, label=f"{label}, geometric mean over seeds")
+    ax.fill_between(steps, 10 ** (mean - half), 10 ** (mean + half), color=color, alpha=0.2,
+                    linewidth=0, label="band: 95% t interval of log10, transformed back")
+
+
 def noise_scale_and_update_figure(results: dict, lr: float, window: int = 50) -> plt.Figure:
-    """Top row, per task: the gradient-noise scale tr Σ/‖∇L‖² at every measurement (mean over
-    seeds with its 95% t band, or single seeds where the band reaches 0), with the batch size
-    B as a line. Bottom row: Adam's update norm ‖Δθ‖ and lr·‖g_B‖, both averaged over blocks
+    """Top row, per task: the gradient-noise scale tr Σ/‖∇L‖² at every measurement (geometric
+    mean over seeds with the 95% t interval of the log10 values as a band), with the batch
+    size B as a line. Bottom row: Adam's update norm ‖Δθ‖ and lr·‖g_B‖, both averaged over blocks
     of ``window`` steps (mean over seeds), and lr·√P.
 
     Args:
@@ -582,12 +608,11 @@ def noise_scale_and_update_figure(results: dict, lr: float, window: int = 50) ->
         steps = np.asarray(r["runs"][0]["measured"]["measure_step"])
         top, bottom = axes[0, col], axes[1, col]
         scale = _per_seed(r, "trace_cov") / _per_seed(r, "full_grad_norm_sq")
-        _band_or_seeds(top, steps, scale, "C2", "tr Σ/‖∇L‖²")
+        _geometric_band(top, steps, scale, "C2", "tr Σ/‖∇L‖²")
         top.axhline(r["batch_size"], color="black", ls=":", lw=1,
                     label=f"batch size B = {r['batch_size']}")
         top.set(yscale="log", ylabel="gradient-noise scale tr Σ/‖∇L‖²", xlabel="iteration",
-                title=f"{_task_name(task)}: noise scale")
-        top.legend(*_wrapped_legend(top), loc="best", fontsize=9)
+                title=f"{_task_name(task)}: noise scale (McCandlish et al., 2018)")
         n = min(len(run["measured"]["step_update_norm"]) for run in r["runs"])
         update = np.asarray([run["measured"]["step_update_norm"][:n] for run in r["runs"]])
         grad = np.asarray([run["history"]["step_grad_norm"][:n] for run in r["runs"]])
@@ -600,19 +625,16 @@ def noise_scale_and_update_figure(results: dict, lr: float, window: int = 50) ->
         bottom.axhline(lr * np.sqrt(r["n_params"]), color="black", ls=":", lw=1,
                        label="lr·√P")
         bottom.set(yscale="log", ylabel="step norm", xlabel="iteration",
-                   title=f"means over blocks of {window} steps and {len(r['seeds'])} seeds")
-        bottom.legend(loc="best", fontsize=9)
+                   title=f"Adam's actual step: means over blocks of {window} steps\n"
+                         f"and {len(r['seeds'])} seeds")
+        bottom.legend(loc="center left", bbox_to_anchor=(0.02, 0.42), fontsize=9)
         for ax in (top, bottom):
             _plain_log_ticks(ax)
-    fig.suptitle("Gradient-noise scale (McCandlish et al., 2018) and Adam's actual step")
+    # one legend for the top row, above it, clear of the lines and bands
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper center", ncol=3,
+               fontsize=9)
     save_figure(fig, "gradient_noise_scale_and_adam_update")
     return fig
-
-
-def _wrapped_legend(ax: plt.Axes) -> tuple[list, list[str]]:
-    """The axes' legend entries with the band note on a line of its own."""
-    handles, labels = ax.get_legend_handles_labels()
-    return handles, [lab.replace("; band:", ";\nband:") for lab in labels]
 
 
 def make_figures(results: dict, lr: float = 1e-3) -> list[plt.Figure]:

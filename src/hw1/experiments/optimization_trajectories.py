@@ -326,6 +326,8 @@ def geometry_table(results: dict):
          / g["init_init"].mean()),
         ("|cos| of two runs' moves, mean (range)", lambda g: _mean_range(g["move_cos"])),
         ("|cos| of two random directions, √(2/(πP))", lambda g: g["random_mean_abs_cos"]),
+        ("mean |cos| of two moves ÷ √(2/(πP))",
+         lambda g: g["move_cos"].mean() / g["random_mean_abs_cos"]),
         ("path length / distance start → end", lambda g: ci(g["straightness"])),
         ("share of a move's squared length in PCs 1–7", lambda g: ci(g["move_in_pcs"])),
     ]
@@ -335,7 +337,9 @@ def geometry_table(results: dict):
 
 def trajectory_figure(results: dict, part: str) -> plt.Figure:
     """The runs' snapshots on the joint PCA plane of ``part``; the legend gives each run's
-    training accuracy after the first snapshot interval and at the end.
+    training accuracy after the first snapshot interval and at the end, the title each run's
+    start → end distance in full space (mean ± 95% t over runs), of which an arm shows only
+    the projection.
 
     Args:
         results: what :func:`run` returns.
@@ -344,12 +348,13 @@ def trajectory_figure(results: dict, part: str) -> plt.Figure:
     Returns:
         The figure, saved as ``optimization_trajectory_<part>``.
     """
-    from hw1.report import num
+    from hw1.report import ci, num
 
     acc = 100 * np.asarray(results["snapshot_train_acc"])
     every = results["snapshot_epochs"][1]
     coords, ev = project(results, part)
-    fig, ax = plt.subplots(figsize=(7.6, 5.4))
+    travel = geometry(results, part)["travel"]
+    fig, ax = plt.subplots(figsize=(7.6, 5.8))
     for r in range(len(coords)):
         ax.plot(coords[r, :, 0], coords[r, :, 1], "-o", color=f"C{r}", ms=3, lw=1,
                 label=f"run {r}: {num(acc[r, 1])} → {num(acc[r, -1])}")
@@ -359,7 +364,10 @@ def trajectory_figure(results: dict, part: str) -> plt.Figure:
     ax.set(xlabel=f"PC1 ({100 * ev[0]:.1f}% of variance)",
            ylabel=f"PC2 ({100 * ev[1]:.1f}% of variance)",
            title=f"Weights of the {_parts()[part]} every {every} epochs, {len(coords)} runs, "
-                 f"one joint PCA\nopen circle: start; square: epoch {every}")
+                 f"one joint PCA\nopen circle: start; square: epoch {every}\n"
+                 f"arm length is the projection only: in full space every run moves "
+                 f"{ci(travel)}\n(mean ± 95% t over runs); PCs 3–7 hold nearly as much "
+                 f"variance as PCs 1–2")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), handlelength=1.2,
               title=f"training accuracy %,\nepoch {every} → {results['snapshot_epochs'][-1]}")
     save_figure(fig, f"optimization_trajectory_{part}")
@@ -397,7 +405,8 @@ def function_space(results: dict, cfg: Config) -> dict[str, object]:
         ``aligned_distance``, ``mid_loss``, ``aligned_mid_loss``, ``mid_acc``,
         ``aligned_mid_acc``, ``end_loss`` (mean test loss of the two ends), ``end_acc`` and
         ``aligned_changed`` (test images whose prediction the aligned copy changes: 0 if the
-        alignment keeps the function).
+        alignment keeps the function); ``aligned_mid_correct`` ``(pairs, n_test)`` bool, the
+        aligned midpoint's correctness per test image.
     """
     from hw1.alignment import match_hidden_units, permute_hidden_units
 
@@ -413,17 +422,18 @@ def function_space(results: dict, cfg: Config) -> dict[str, object]:
     def flat(model: torch.nn.Module) -> torch.Tensor:
         return torch.nn.utils.parameters_to_vector(model.parameters()).detach()
 
-    def loss_acc(vector: torch.Tensor) -> tuple[float, float]:
+    def loss_acc(vector: torch.Tensor) -> tuple[float, float, np.ndarray]:
         model = mlp(in_features, list(cfg.widths), k)
         torch.nn.utils.vector_to_parameters(vector, model.parameters())
         out = model.eval()(x)
-        return (float(torch.nn.functional.cross_entropy(out, labels)),
-                float((out.argmax(1) == labels).float().mean()))
+        correct = (out.argmax(1) == labels).numpy()
+        return (float(torch.nn.functional.cross_entropy(out, labels)), float(correct.mean()),
+                correct)
 
     pairs = [(a, b) for a in range(R) for b in range(a + 1, R)]
     rows: dict[str, list] = {key: [] for key in (
         "distance", "aligned_distance", "mid_loss", "aligned_mid_loss", "mid_acc",
-        "aligned_mid_acc", "end_loss", "end_acc", "aligned_changed")}
+        "aligned_mid_acc", "end_loss", "end_acc", "aligned_changed", "aligned_mid_correct")}
     for a, b in pairs:
         aligned = permute_hidden_units(ends[b], match_hidden_units(ends[a], ends[b]))
         ta, tb, tc = flat(ends[a]), flat(ends[b]), flat(aligned)
@@ -436,7 +446,8 @@ def function_space(results: dict, cfg: Config) -> dict[str, object]:
                            ("end_loss", (ends_la[0][0] + ends_la[1][0]) / 2),
                            ("end_acc", (ends_la[0][1] + ends_la[1][1]) / 2),
                            ("aligned_changed",
-                            int((aligned(x).argmax(1) != ends[b](x).argmax(1)).sum()))):
+                            int((aligned(x).argmax(1) != ends[b](x).argmax(1)).sum())),
+                           ("aligned_mid_correct", mid_aligned[2])):
             rows[key].append(value)
     return {"pred": pred, "labels": labels.numpy(), "pairs": pairs,
             **{key: np.asarray(v) for key, v in rows.items()}}
@@ -451,8 +462,10 @@ def function_space_table(results: dict, fs: dict):
     """Per snapshot epoch: test accuracy over runs, the disagreement of two runs (share of
     test images they label differently) over all pairs and over the disjoint pairs (0, 1),
     (2, 3), ... (independent, so with a t interval), and disagreement ÷ (error_a + error_b)
-    (at most 1, reached when the two runs never err on the same image); and how far, relative
-    to its start → end distance, each run's snapshot is from its end point.
+    (at most 1, reached when the two runs never err on the same image) beside the same ratio
+    expected if the runs erred independently given the class
+    (:func:`independent_disagreement`); and how far, relative to its start → end distance,
+    each run's snapshot is from its end point.
 
     Args:
         results: what :func:`run` returns.
@@ -473,14 +486,44 @@ def function_space_table(results: dict, fs: dict):
     for s, epoch in enumerate(results["snapshot_epochs"]):
         dis = _pair_disagreement(pred[:, s], pairs)
         bound = np.asarray([errors[a, s] + errors[b, s] for a, b in pairs])
-        rows.append({"epoch": epoch, "test accuracy %, mean ± 95% t": ci(100 * (1 - errors[:, s])),
-                     "disagreement, all pairs, mean (range)": _mean_range(dis),
-                     "disagreement, disjoint pairs, mean ± 95% t":
-                         ci(_pair_disagreement(pred[:, s], disjoint)),
-                     "disagreement ÷ (err_a + err_b), mean": float(np.mean(dis / bound)),
-                     "distance to the run's end ÷ start → end, mean (range)":
-                         _mean_range(share[:, s])})
+        independent = np.asarray([independent_disagreement(pred[a, s], pred[b, s], labels)
+                                  for a, b in pairs])
+        rows.append({"epoch": epoch, "test acc. %": ci(100 * (1 - errors[:, s])),
+                     "disagreement, all pairs": _mean_range(dis),
+                     "disagreement, disjoint pairs": ci(_pair_disagreement(pred[:, s], disjoint)),
+                     "÷ (err_a + err_b)": float(np.mean(dis / bound)),
+                     "independent ÷ (err_a + err_b)": float(np.mean(independent / bound)),
+                     "to end ÷ start → end": _mean_range(share[:, s])})
     return table(rows)
+
+
+def independent_disagreement(pred_a: np.ndarray, pred_b: np.ndarray,
+                             labels: np.ndarray) -> float:
+    """The disagreement two classifiers would have if their predictions were independent
+    given the true class, each keeping its own confusion matrix on these images:
+    1 − Σ_y P(y) Σ_k P_a(k | y)·P_b(k | y) (so their error rates, and which wrong labels they
+    give for each class, stay as measured; only which images they err on is made
+    independent).
+
+    Args:
+        pred_a, pred_b: ``(N,)`` predicted labels of the two classifiers.
+        labels: ``(N,)`` true labels.
+
+    Returns:
+        The expected share of images the two label differently.
+    """
+    pred_a, pred_b, labels = (np.asarray(v) for v in (pred_a, pred_b, labels))
+    if not pred_a.shape == pred_b.shape == labels.shape or pred_a.ndim != 1:
+        raise ValueError(f"need three (N,) arrays, got shapes {pred_a.shape}, {pred_b.shape}, "
+                         f"{labels.shape}")
+    k = int(max(pred_a.max(), pred_b.max(), labels.max())) + 1
+    agree = 0.0
+    for y in np.unique(labels):
+        rows = labels == y
+        pa = np.bincount(pred_a[rows], minlength=k) / rows.sum()
+        pb = np.bincount(pred_b[rows], minlength=k) / rows.sum()
+        agree += rows.mean() * float(pa @ pb)
+    return 1.0 - agree
 
 
 def alignment_table(results: dict, fs: dict):
@@ -517,6 +560,56 @@ def alignment_table(results: dict, fs: dict):
     return table([{"quantity": name, f"all {len(pairs)} pairs, mean (range)": _mean_range(v),
                    f"{len(chosen)} disjoint pairs, mean ± 95% t": ci(v[chosen])}
                   for name, v in rows])
+
+
+def midpoint_test_table(fs: dict):
+    """Is the aligned midpoint less accurate than the two ends, paired over test images? For
+    each disjoint pair (0, 1), (2, 3), ...: the ends' and the aligned midpoint's test
+    accuracy, and the exact McNemar test (:func:`hw1.intervals.mcnemar`) of the midpoint
+    against each end (b: images the end gets right and the midpoint wrong; c: the reverse),
+    p Holm-corrected over the tests of these pairs (:func:`hw1.intervals.holm`). The last row
+    counts, over all pairs (which share runs), those whose aligned midpoint has a higher test
+    loss than the ends' mean, a lower accuracy than both ends, and a McNemar p < 0.05 against
+    both ends after Holm over all pairs' tests.
+
+    Args:
+        fs: what :func:`function_space` returns.
+
+    Returns:
+        A display DataFrame, one row per disjoint pair and a last row over all pairs.
+    """
+    from hw1.intervals import holm, mcnemar
+    from hw1.report import num, table
+
+    pairs, labels = fs["pairs"], fs["labels"]
+    correct = fs["pred"][:, -1] == labels  # (R, N) at the end of training
+    mid = np.asarray(fs["aligned_mid_correct"], dtype=bool)  # (pairs, N)
+    tests = [[mcnemar(correct[a], mid[i]), mcnemar(correct[b], mid[i])]
+             for i, (a, b) in enumerate(pairs)]
+    chosen = [pairs.index(p) for p in _disjoint_pairs(len(correct))]
+    p_chosen = holm([t["p"] for i in chosen for t in tests[i]]).reshape(len(chosen), 2)
+    p_all = holm([t["p"] for pair in tests for t in pair]).reshape(len(pairs), 2)
+    rows = []
+    for i, p in zip(chosen, p_chosen, strict=True):
+        a, b = pairs[i]
+        ta, tb = tests[i]
+        rows.append({"pair": f"({a}, {b})",
+                     "ends' test acc. %": f"{num(100 * correct[a].mean())}, "
+                                          f"{num(100 * correct[b].mean())}",
+                     "aligned midpoint %": 100 * mid[i].mean(),
+                     "vs end a: b / c": f"{ta['b']} / {ta['c']}", "p, Holm (a)": p[0],
+                     "vs end b: b / c": f"{tb['b']} / {tb['c']}", "p, Holm (b)": p[1]})
+    above = int(np.sum(fs["aligned_mid_loss"] > fs["end_loss"]))
+    below = int(sum(mid[i].mean() < min(correct[a].mean(), correct[b].mean())
+                    for i, (a, b) in enumerate(pairs)))
+    significant = int(np.sum(np.all(p_all < 0.05, axis=1)))
+    rows.append({"pair": f"all {len(pairs)} pairs",
+                 "ends' test acc. %": f"midpoint loss > ends' mean: {above}",
+                 "aligned midpoint %": f"below both ends: {below}",
+                 "vs end a: b / c": f"p < 0.05 vs both ends (Holm over {2 * len(pairs)}): "
+                                    f"{significant}",
+                 "p, Holm (a)": "", "vs end b: b / c": "", "p, Holm (b)": ""})
+    return table(rows)
 
 
 def function_space_figure(results: dict, fs: dict) -> plt.Figure:
