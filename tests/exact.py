@@ -15,6 +15,19 @@ class FreeVector(nn.Module):
         return self.theta
 
 
+class Product(nn.Module):
+    """output = a·b·x: with x = 1 and target y = 1 the MSE is L(a, b) = (ab − 1)², residual
+    r = ab − 1 (float64 parameters)."""
+
+    def __init__(self, a, b):
+        super().__init__()
+        self.a = nn.Parameter(torch.tensor(float(a), dtype=torch.float64))
+        self.b = nn.Parameter(torch.tensor(float(b), dtype=torch.float64))
+
+    def forward(self, x):
+        return self.a * self.b * x
+
+
 def symmetric_with_eigenvalues(eigenvalues, seed=0) -> torch.Tensor:
     """A random orthogonal conjugate of ``diag(eigenvalues)`` (float64)."""
     g = torch.Generator().manual_seed(seed)

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from exact import FreeVector, quadratic_loss, symmetric_with_eigenvalues
+from exact import FreeVector, Product, quadratic_loss, symmetric_with_eigenvalues
 from torch import nn
 
 from hw1.metrics import (
@@ -17,17 +17,6 @@ from hw1.models import mlp
 torch.set_default_dtype(torch.float32)
 mse = nn.functional.mse_loss
 
-
-class Product(nn.Module):
-    """output = a * b * x, so MSE against y = 1 at x = 1 is L(a, b) = (ab - 1)^2."""
-
-    def __init__(self, a, b):
-        super().__init__()
-        self.a = nn.Parameter(torch.tensor(float(a), dtype=torch.float64))
-        self.b = nn.Parameter(torch.tensor(float(b), dtype=torch.float64))
-
-    def forward(self, x):
-        return self.a * self.b * x
 
 
 def _linear_regression(n=50, d=4, seed=0):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from exact import symmetric_with_eigenvalues
+from exact import Product, symmetric_with_eigenvalues
 from torch import nn
 
 from hw1.experiments.minimal_ratio.run import distinct_patterns, measure_point, spectral_distance
@@ -12,17 +12,6 @@ from hw1.models import mlp
 
 mse = nn.functional.mse_loss
 
-
-class Product(nn.Module):
-    """output = a·b·x: with x = 1, y = 1, L(a, b) = (ab − 1)², residual r = ab − 1."""
-
-    def __init__(self, a, b):
-        super().__init__()
-        self.a = nn.Parameter(torch.tensor(float(a), dtype=torch.float64))
-        self.b = nn.Parameter(torch.tensor(float(b), dtype=torch.float64))
-
-    def forward(self, x):
-        return self.a * self.b * x
 
 
 def test_linear_model_has_no_residual_part_and_the_closed_form_gauss_newton_matrix():
