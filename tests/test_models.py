@@ -37,6 +37,33 @@ def test_cnn_count_formula_matches_built_model(shape, channels):
     assert widths_of(model) == channels
 
 
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("shape, channels, pool_to", [((1, 28, 28), [6], 4),
+                                                      ((3, 32, 32), [4, 5], 4),
+                                                      ((1, 8, 8), [3, 3, 4], 1)])
+def test_cnn_pools_before_relu_with_the_values_and_gradients_of_relu_then_pool(
+        shape, channels, pool_to, memory_format):
+    torch.manual_seed(0)
+    model = cnn(shape, channels, 10, pool_to).to(memory_format=memory_format)
+    kinds = [type(m) for m in model]
+    assert any(a is nn.MaxPool2d and b is nn.ReLU for a, b in zip(kinds, kinds[1:], strict=False))
+    # the textbook order: every "maxpool -> ReLU" pair back to "ReLU -> maxpool"
+    layers = list(model)
+    for i in range(len(layers) - 1):
+        if isinstance(layers[i], nn.MaxPool2d) and isinstance(layers[i + 1], nn.ReLU):
+            layers[i], layers[i + 1] = layers[i + 1], layers[i]
+    textbook = nn.Sequential(*layers)
+    x = torch.randn(16, *shape).contiguous(memory_format=memory_format)
+    x[:, :, :2] = 0.0  # ties at zero, where ReLU's gradient is 0
+    y = torch.randint(0, 10, (16,))
+    out = [m(x) for m in (model, textbook)]
+    grads = [torch.autograd.grad(nn.functional.cross_entropy(o, y), list(model.parameters()))
+             for o in out]
+    assert torch.equal(out[0], out[1])
+    for g, h in zip(*grads, strict=True):
+        assert torch.equal(g, h)
+
+
 @pytest.mark.parametrize("target", [300, 571, 750, 2000, 10_000, 50_000])
 @pytest.mark.parametrize("depth", [1, 2, 3, 5, 8])
 def test_mlp_with_params_within_one_percent(target, depth):

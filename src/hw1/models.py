@@ -80,6 +80,13 @@ def cnn(input_shape: Sequence[int], channels: Sequence[int], num_classes: int,
         pool_to: int = 4) -> nn.Sequential:
     """A plain CNN: ``[conv3x3 -> ReLU -> (maxpool2)] * depth -> avgpool to pool_to² -> linear``.
 
+    Where a block pools, the max-pooling runs before the ReLU. The two commute (ReLU is
+    monotone, so ``relu(max(x)) = max(relu(x))``, and the gradient reaches the same input in
+    both orders), so the values and gradients are those of conv -> ReLU -> maxpool, bit for
+    bit (tested); pooling first applies the ReLU and its backward pass to a quarter of the
+    activations: a training step of notebook 02's one-layer CNNs is about a quarter to a third
+    faster on a 2-core CPU, the deeper ones gain less.
+
     Args:
         input_shape: ``(C, H, W)`` of one input (taken from the data, so the same builder serves
             8x8 digits, MNIST and CIFAR-10).
@@ -94,9 +101,8 @@ def cnn(input_shape: Sequence[int], channels: Sequence[int], num_classes: int,
     c_in = input_shape[0]
     for c, pool in zip(channels, _pool_plan(min(input_shape[1:]), len(channels), pool_to),
                        strict=True):
-        layers += [nn.Conv2d(c_in, c, 3, padding=1), nn.ReLU()]
-        if pool:
-            layers.append(nn.MaxPool2d(2))
+        layers.append(nn.Conv2d(c_in, c, 3, padding=1))
+        layers += [nn.MaxPool2d(2), nn.ReLU()] if pool else [nn.ReLU()]
         c_in = c
     layers += [nn.AdaptiveAvgPool2d(pool_to), nn.Flatten(),
                nn.Linear(c_in * pool_to * pool_to, num_classes)]
