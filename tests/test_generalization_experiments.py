@@ -314,3 +314,15 @@ def test_params_comparisons_are_paired_over_test_images_and_primary_per_budget()
     low = params_vs_generalization.lowest_test_loss_range(res)
     assert list(low["lowest mean test loss at width"]) == ["2", "2"]
     assert list(low["widths not resolved from it"]) == ["2", "2"]
+
+
+def test_doubling_counts_use_the_adjusted_numbers_not_their_printed_rounding():
+    from hw1.experiments.params_vs_generalization.analysis import _holm_resolved
+
+    key = "test acc: p"
+    rows = [{key: 0.01}, {key: 0.03}, {key: (0.001, True)}, {"widths": "no test"}]
+    assert _holm_resolved(rows, key) == 3  # Holm: 0.003, 0.02, 0.03
+    # Holm p = 2 x 0.0249995 = 0.049999, printed "0.0500" at 3 significant digits: resolved
+    assert _holm_resolved([{key: 0.0249995}, {key: 0.2}], key) == 1
+    assert _holm_resolved([{key: float("nan")}], key) == "n/a"
+    assert _holm_resolved(rows, "over images: p") == "n/a"

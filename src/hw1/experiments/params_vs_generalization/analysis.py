@@ -332,6 +332,12 @@ def consecutive_differences(results: dict, name: str, budget: str = "main"):
     """
     from hw1.report import table
 
+    return table(_holm(_consecutive_raw(results, name, budget)))
+
+
+def _consecutive_raw(results: dict, name: str, budget: str) -> list[dict]:
+    """The rows of :func:`consecutive_differences` before the Holm adjustment (raw p-values:
+    floats, or ``(p, floored)`` pairs for the bootstrap over images)."""
     rows = _rows(results[name], budget)
     out = []
     for smaller, r in zip(rows, rows[1:], strict=False):
@@ -339,7 +345,20 @@ def consecutive_differences(results: dict, name: str, budget: str = "main"):
         out.append({"widths": f"{r['width']} − {smaller['width']}",
                     **_welch_cells(r["test_acc"], smaller["test_acc"], "test acc"), **images,
                     **_welch_cells(r["test_loss"], smaller["test_loss"], "test loss")})
-    return table(_holm(out))
+    return out
+
+
+def _holm_resolved(rows: list[dict], key: str, alpha: float = 0.05) -> int | str:
+    """How many of ``rows``' raw p-values under ``key`` stay below ``alpha`` after the Holm
+    adjustment within those rows (the numbers behind the ``Holm p`` column of
+    :func:`consecutive_differences`); ``"n/a"`` when no row has the test."""
+    from hw1.intervals import holm
+
+    p = np.array([_p_value(r[key])[0] for r in rows if key in r], dtype=float)
+    p = p[np.isfinite(p)]
+    if not len(p):
+        return "n/a"
+    return int((holm(p) < alpha).sum())
 
 
 def doubling_counts(results: dict):
@@ -361,18 +380,12 @@ def doubling_counts(results: dict):
                 continue
             diffs = [np.mean(b["test_acc"]) - np.mean(a["test_acc"])
                      for a, b in zip(rows, rows[1:], strict=False)]
-            t = consecutive_differences(results, name, budget)
-
-            def resolved(col: str, t=t) -> int | str:
-                if col not in t:
-                    return "n/a"
-                return int(sum(float(str(v).lstrip("≤ ")) < 0.05 for v in t[col]))
-
+            raw = _consecutive_raw(results, name, budget)
             out.append({"dataset": _label(results, name), "epochs": _epochs(res, budget),
                         "doublings": len(diffs),
                         "mean test acc rises": int(sum(d > 0 for d in diffs)),
-                        "resolved over seeds (Holm)": resolved("test acc: Holm p"),
-                        "resolved over images (Holm)": resolved("over images: Holm p")})
+                        "resolved over seeds (Holm)": _holm_resolved(raw, "test acc: p"),
+                        "resolved over images (Holm)": _holm_resolved(raw, "over images: p")})
     if len(out) > 1:
         total = {"dataset": "all", "epochs": "both"}
         for k in ("doublings", "mean test acc rises", "resolved over seeds (Holm)",
