@@ -20,7 +20,8 @@ from torch import nn
 
 from hw1.config import ExperimentConfig
 from hw1.data import load_subset
-from hw1.experiments import optimization_trajectories as trajectories
+from hw1.experiments.optimization_trajectories.run import Config as TrajectoryConfig
+from hw1.experiments.optimization_trajectories.run import run as run_trajectories
 from hw1.metrics import filter_normalized_direction
 from hw1.models import mlp
 from hw1.plotting import save_figure
@@ -166,7 +167,7 @@ def top_hessian_eigenpairs(model: nn.Module, loss_fn, X: torch.Tensor, y: torch.
     return values[order], vectors / np.linalg.norm(vectors, axis=1, keepdims=True), calls[0]
 
 
-def _as_model(flat: np.ndarray, shape_cfg: trajectories.Config, in_features: int,
+def _as_model(flat: np.ndarray, shape_cfg: TrajectoryConfig, in_features: int,
               num_classes: int) -> nn.Module:
     model = mlp(in_features, list(shape_cfg.widths), num_classes)
     nn.utils.vector_to_parameters(torch.as_tensor(flat, dtype=torch.float32), model.parameters())
@@ -181,7 +182,7 @@ def _flat_to_dict(vec: np.ndarray, model: nn.Module) -> dict[str, torch.Tensor]:
     return out
 
 
-def _compute(cfg: Config, tcfg: trajectories.Config, traj: dict) -> tuple[dict, str]:
+def _compute(cfg: Config, tcfg: TrajectoryConfig, traj: dict) -> tuple[dict, str]:
     data = load_subset(tcfg.dataset, tcfg.n_train, tcfg.n_test)
     in_features, k = int(np.prod(data.input_shape)), data.num_classes
     snaps = traj["snapshots"][cfg.run_index]  # (S, P)
@@ -248,8 +249,8 @@ def _compute(cfg: Config, tcfg: trajectories.Config, traj: dict) -> tuple[dict, 
     return result, data.source
 
 
-def _unit(cfg: Config, tcfg: trajectories.Config, spec: dict, seed: int) -> tuple[dict, str]:
-    return _compute(cfg, tcfg, trajectories.run(tcfg))  # loads the stored trajectories
+def _unit(cfg: Config, tcfg: TrajectoryConfig, spec: dict, seed: int) -> tuple[dict, str]:
+    return _compute(cfg, tcfg, run_trajectories(tcfg))  # loads the stored trajectories
 
 
 def run(cfg: Config, executor: Executor | None = None) -> dict:
@@ -260,8 +261,8 @@ def run(cfg: Config, executor: Executor | None = None) -> dict:
         executor: where to train the trajectories and compute the surfaces (one task each,
             one after the other); None: here.
     """
-    tcfg = trajectories.Config.resolve()
-    traj = trajectories.run(tcfg, executor=executor)
+    tcfg = TrajectoryConfig.resolve()
+    traj = run_trajectories(tcfg, executor=executor)
     if not 0 <= cfg.run_index < len(traj["snapshots"]):
         raise ValueError(f"run_index {cfg.run_index} is out of range: the trajectory experiment "
                          f"has {len(traj['snapshots'])} runs")
@@ -459,8 +460,8 @@ def repeat_over_runs(results: dict) -> dict[str, np.ndarray]:
         ``scaled_test``, ``(R, A)`` ``line_train`` and ``line_test``, ``(R,)``
         ``train_acc``.
     """
-    tcfg = trajectories.Config.resolve()
-    traj = trajectories.run(tcfg)
+    tcfg = TrajectoryConfig.resolve()
+    traj = run_trajectories(tcfg)
     data = load_subset(tcfg.dataset, tcfg.n_train, tcfg.n_test)
     in_features, k = int(np.prod(data.input_shape)), data.num_classes
     loss_fn = nn.functional.cross_entropy
