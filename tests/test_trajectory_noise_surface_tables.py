@@ -8,16 +8,17 @@ import pytest  # noqa: E402
 
 from hw1.experiments import error_surface, gradient_norm  # noqa: E402
 from hw1.experiments import optimization_trajectories as trajectories  # noqa: E402
+from hw1.experiments.error_surface import analysis as surface_analysis  # noqa: E402
 from hw1.experiments.optimization_trajectories import analysis as traj_analysis  # noqa: E402
 
 
 def test_local_minima_counts_each_basin_of_a_grid_once():
     x = np.linspace(-1, 1, 21)
     bowl = x[:, None] ** 2 + x[None, :] ** 2
-    assert error_surface._local_minima(bowl) == 1
+    assert surface_analysis._local_minima(bowl) == 1
     two = np.minimum((x[:, None] - 0.5) ** 2, (x[:, None] + 0.5) ** 2 + 0.1) + x[None, :] ** 2
-    assert error_surface._local_minima(two) == 2
-    assert error_surface._local_minima(-bowl) == 4  # the four corners, at the grid's edge
+    assert surface_analysis._local_minima(two) == 2
+    assert surface_analysis._local_minima(-bowl) == 4  # the four corners, at the grid's edge
 
 
 def test_geometry_of_two_runs_moving_along_orthogonal_axes():
