@@ -35,7 +35,7 @@ def test_copy_of_the_tree_has_the_installed_fingerprint(tree):
 def test_compute_path_follows_imports_and_leaves_out_presentation():
     path = compute_path("hw1.experiments.error_surface")
     for module in ("hw1.training", "hw1.models", "hw1.data", "hw1.metrics.surface",
-                   "hw1.experiments.optimization_trajectories"):
+                   "hw1.experiments.optimization_trajectories.run"):
         assert module in path
     for module in ("hw1.plotting", "hw1.store", "hw1.progress", "hw1.report", "hw1.paths"):
         assert module not in path
@@ -56,7 +56,7 @@ def test_compute_path_follows_imports_and_leaves_out_presentation():
     ("hw1.training", "    was_training = model.training\n",
      "    # a new comment\n    was_training = (model.training)\n"),
     # a plotting function of an experiment that another one builds on
-    ("hw1.experiments.optimization_trajectories", "def make_figures(",
+    ("hw1.experiments.optimization_trajectories.figures", "def make_figures(",
      "def make_figures_v2(): ...\n\n\ndef make_figures("),
 ])
 def test_presentation_changes_keep_the_fingerprint(tree, module, old, new):
@@ -73,7 +73,7 @@ def test_presentation_changes_keep_the_fingerprint(tree, module, old, new):
      "torch.lerp(a[None], b[None], weights.flip(0))", ENTRY),  # curves: compute code
     ("hw1.metrics.sharpness", "def sharpness(", "def _unused(): return 1\n\n\ndef sharpness(",
      "hw1.experiments.sensitivity_sharpness"),
-    ("hw1.experiments.optimization_trajectories", "if epoch % cfg.snapshot_every == 0:",
+    ("hw1.experiments.optimization_trajectories.run", "if epoch % cfg.snapshot_every == 0:",
      "if epoch % cfg.snapshot_every == 1:", "hw1.experiments.error_surface"),
 ])
 def test_compute_changes_change_the_fingerprint(tree, module, old, new, entry):

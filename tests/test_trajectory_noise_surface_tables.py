@@ -8,15 +8,17 @@ import pytest  # noqa: E402
 
 from hw1.experiments import error_surface, gradient_norm  # noqa: E402
 from hw1.experiments import optimization_trajectories as trajectories  # noqa: E402
+from hw1.experiments.error_surface import analysis as surface_analysis  # noqa: E402
+from hw1.experiments.optimization_trajectories import analysis as traj_analysis  # noqa: E402
 
 
 def test_local_minima_counts_each_basin_of_a_grid_once():
     x = np.linspace(-1, 1, 21)
     bowl = x[:, None] ** 2 + x[None, :] ** 2
-    assert error_surface._local_minima(bowl) == 1
+    assert surface_analysis._local_minima(bowl) == 1
     two = np.minimum((x[:, None] - 0.5) ** 2, (x[:, None] + 0.5) ** 2 + 0.1) + x[None, :] ** 2
-    assert error_surface._local_minima(two) == 2
-    assert error_surface._local_minima(-bowl) == 4  # the four corners, at the grid's edge
+    assert surface_analysis._local_minima(two) == 2
+    assert surface_analysis._local_minima(-bowl) == 4  # the four corners, at the grid's edge
 
 
 def test_geometry_of_two_runs_moving_along_orthogonal_axes():
@@ -37,7 +39,7 @@ def test_geometry_of_two_runs_moving_along_orthogonal_axes():
 def test_path_shape_of_a_detour():
     snaps = np.zeros((1, 3, 2))  # one run: (0, 0) → (1, 1) → (2, 0)
     snaps[0, 1], snaps[0, 2] = [1, 1], [2, 0]
-    shape = trajectories._path_shape({"snapshots": snaps}, "whole")
+    shape = traj_analysis._path_shape({"snapshots": snaps}, "whole")
     assert shape["straightness"] == pytest.approx([np.sqrt(2)])
     assert shape["move_in_pcs"] == pytest.approx([1])
 
@@ -85,9 +87,9 @@ def test_noise_scale_and_update_tables():
 
 
 def test_disjoint_pairs_and_disagreement():
-    assert trajectories._disjoint_pairs(5) == [(0, 1), (2, 3)]
+    assert traj_analysis._disjoint_pairs(5) == [(0, 1), (2, 3)]
     pred = np.array([[0, 1, 2, 3], [0, 1, 2, 0], [1, 1, 1, 1]])
-    assert trajectories._pair_disagreement(pred, [(0, 1), (0, 2)]).tolist() == [0.25, 0.75]
+    assert traj_analysis._pair_disagreement(pred, [(0, 1), (0, 2)]).tolist() == [0.25, 0.75]
 
 
 def test_independent_disagreement_by_hand():

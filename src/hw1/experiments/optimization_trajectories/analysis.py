@@ -1,98 +1,17 @@
-"""HW1-2 (visualize the optimization process): 8 runs' weights every few epochs, projected by
-one PCA fitted jointly on all snapshots of all runs (so every run shares the axes)."""
+"""The tables of the trajectory experiment: the joint PCA plane, the geometry of the runs'
+starts and ends, the runs' predictions in function space and the alignment of their hidden
+units (with the forward passes over the stored snapshots they need)."""
 
 from __future__ import annotations
 
-from concurrent.futures import Executor
-from dataclasses import dataclass
-from functools import partial
-from typing import ClassVar
-
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
-from hw1.config import ExperimentConfig
-from hw1.data import DATASETS, load_subset
-from hw1.ensemble import Ensemble, train_ensemble
-from hw1.models import count_params, mlp
-from hw1.plotting import save_figure
-from hw1.store import RunStore
-from hw1.training import History
+from hw1.data import load_subset
+from hw1.models import mlp
 
-
-@dataclass(frozen=True)
-class Config(ExperimentConfig):
-    """Settings of the trajectory experiment.
-
-    Attributes:
-        dataset: dataset name; n_train, n_test: seeded subset sizes.
-        widths: hidden widths of the MLP.
-        epochs, snapshot_every: training length and how often weights are recorded.
-        batch_size, lr: Adam settings.
-        seeds: one run per seed (8 in the homework), trained together as a stacked ensemble.
-    """
-
-    name: ClassVar[str] = "optimization_trajectories"
-    positive: ClassVar[tuple[str, ...]] = ("n_train", "n_test", "widths", "epochs",
-                                           "snapshot_every", "batch_size", "lr")
-    choices: ClassVar[dict[str, tuple[str, ...]]] = {"dataset": DATASETS}
-    dataset: str = "mnist"
-    n_train: int = 10_000
-    n_test: int = 2_000
-    widths: tuple[int, ...] = (32, 32)
-    epochs: int = 30
-    snapshot_every: int = 3
-    batch_size: int = 100
-    lr: float = 1e-3
-    seeds: tuple[int, ...] = tuple(range(8))
-
-
-Config.register(full=Config(), smoke=Config(dataset="digits", n_train=1000, n_test=300,
-                                            widths=(16,), epochs=6, seeds=(0, 1, 2)))
-
-
-def _train(cfg: Config) -> tuple[dict, str, dict]:
-    data = load_subset(cfg.dataset, cfg.n_train, cfg.n_test)
-    in_features = int(np.prod(data.input_shape))
-    models = []
-    for seed in cfg.seeds:
-        torch.manual_seed(seed)
-        models.append(mlp(in_features, list(cfg.widths), data.num_classes))
-    snapshots, epochs, accs = [], [], []
-
-    def snapshot(epoch: int, ens: Ensemble, hists: list[History]) -> None:
-        if epoch % cfg.snapshot_every == 0:
-            snapshots.append(ens.flat_params().cpu().numpy().astype(np.float32))
-            epochs.append(epoch)
-            accs.append([h.train_acc[-1] for h in hists])
-
-    hists, _ = train_ensemble(models, data.x_train, data.y_train, data.x_test, data.y_test,
-                              epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                              seeds=cfg.seeds, on_epoch_end=snapshot, desc="8 runs at once")
-    first_layer = sum(p.numel() for p in list(models[0].parameters())[:2])
-    result = {"histories": [h.to_dict() for h in hists], "snapshot_epochs": epochs,
-              "snapshot_train_acc": np.array(accs).T, "n_params": count_params(models[0]),
-              "first_layer_params": first_layer}
-    return result, data.source, {"snapshots": np.stack(snapshots, axis=1)}  # (R, S, P)
-
-
-def _unit(cfg: Config, spec: dict, seeds: list[int]) -> tuple[dict, str, dict]:
-    return _train(cfg)
-
-
-def run(cfg: Config, executor: Executor | None = None) -> dict:
-    """Train (or load) the runs. Returns the stored result plus ``snapshots`` ``(R, S, P)``.
-
-    Args:
-        cfg: the experiment's settings.
-        executor: where to train the stacked ensemble (one task); None: here.
-    """
-    [stored] = RunStore(cfg.name).sweep([(cfg.to_dict(), list(cfg.seeds))], partial(_unit, cfg),
-                                        executor=executor)
-    return {**stored.result, "snapshots": stored.arrays["snapshots"],
-            "source": stored.data_source}
+from .run import Config
 
 
 def _part(results: dict, part: str) -> np.ndarray:
@@ -335,45 +254,6 @@ def geometry_table(results: dict):
                   for name, f in rows])
 
 
-def trajectory_figure(results: dict, part: str) -> plt.Figure:
-    """The runs' snapshots on the joint PCA plane of ``part``; the legend gives each run's
-    training accuracy after the first snapshot interval and at the end, the title each run's
-    start → end distance in full space (mean ± 95% t over runs), of which an arm shows only
-    the projection.
-
-    Args:
-        results: what :func:`run` returns.
-        part: ``"whole"`` or ``"first_layer"``.
-
-    Returns:
-        The figure, saved as ``optimization_trajectory_<part>``.
-    """
-    from hw1.report import ci, num
-
-    acc = 100 * np.asarray(results["snapshot_train_acc"])
-    every = results["snapshot_epochs"][1]
-    coords, ev = project(results, part)
-    travel = geometry(results, part)["travel"]
-    fig, ax = plt.subplots(figsize=(7.6, 5.8))
-    for r in range(len(coords)):
-        ax.plot(coords[r, :, 0], coords[r, :, 1], "-o", color=f"C{r}", ms=3, lw=1,
-                label=f"run {r}: {num(acc[r, 1])} → {num(acc[r, -1])}")
-        ax.plot(*coords[r, 0], "o", mfc="white", mec=f"C{r}", ms=7, zorder=3)
-        ax.plot(*coords[r, 1], "s", color=f"C{r}", ms=5, zorder=3)
-    ax.set_aspect("equal", adjustable="datalim")  # distances on the plane are comparable
-    ax.set(xlabel=f"PC1 ({100 * ev[0]:.1f}% of variance)",
-           ylabel=f"PC2 ({100 * ev[1]:.1f}% of variance)",
-           title=f"Weights of the {_parts()[part]} every {every} epochs, {len(coords)} runs, "
-                 f"one joint PCA\nopen circle: start; square: epoch {every}\n"
-                 f"arm length is the projection only: in full space every run moves "
-                 f"{ci(travel)}\n(mean ± 95% t over runs); PCs 3–7 hold nearly as much "
-                 f"variance as PCs 1–2")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), handlelength=1.2,
-              title=f"training accuracy %,\nepoch {every} → {results['snapshot_epochs'][-1]}")
-    save_figure(fig, f"optimization_trajectory_{part}")
-    return fig
-
-
 def _snapshot_model(flat: np.ndarray, cfg: Config, in_features: int,
                     num_classes: int) -> torch.nn.Sequential:
     """The MLP whose parameters are the flat snapshot ``flat`` ``(P,)`` (eval mode)."""
@@ -610,47 +490,3 @@ def midpoint_test_table(fs: dict):
                                     f"{significant}",
                  "p, Holm (a)": "", "vs end b: b / c": "", "p, Holm (b)": ""})
     return table(rows)
-
-
-def function_space_figure(results: dict, fs: dict) -> plt.Figure:
-    """Left: test-set disagreement of two runs and their test error over the snapshot
-    epochs (mean over pairs / runs; the band is the range over all pairs). Right: each pair's
-    parameter distance at the end, before and after aligning hidden units.
-
-    Args:
-        results: what :func:`run` returns.
-        fs: what :func:`function_space` returns.
-
-    Returns:
-        The figure, saved as ``optimization_trajectories_function_space_and_alignment``.
-    """
-    epochs = np.asarray(results["snapshot_epochs"])
-    pred, labels = fs["pred"], fs["labels"]
-    dis = np.stack([_pair_disagreement(pred[:, s], fs["pairs"]) for s in range(len(epochs))], 1)
-    errors = np.mean(pred != labels, axis=2)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10.4, 4.0), layout="constrained")
-    left.fill_between(epochs, dis.min(0), dis.max(0), color="C0", alpha=0.2,
-                      label="disagreement, range over pairs")
-    left.plot(epochs, dis.mean(0), "-o", ms=3, color="C0", label="disagreement, mean over pairs")
-    left.plot(epochs, errors.mean(0), "-s", ms=3, color="C3", label="test error, mean over runs")
-    left.set(yscale="log", xlabel="epoch", ylabel="share of test images",
-             title=f"Two runs in function space ({len(labels):,} test images)")
-    left.legend(fontsize=9)
-    order = np.argsort(fs["distance"])
-    x = np.arange(len(order))
-    right.plot(x, fs["distance"][order], "o", color="C0", ms=4, label="unaligned")
-    right.plot(x, fs["aligned_distance"][order], "o", color="C2", ms=4,
-               label="after aligning hidden units")
-    right.set(xlabel="pair of runs (sorted by unaligned distance)", ylabel="‖θ_a − θ_b‖",
-              title="Two ends in parameter space", ylim=(0, None))
-    right.legend(fontsize=9)
-    save_figure(fig, "optimization_trajectories_function_space_and_alignment")
-    return fig
-
-
-def make_figures(results: dict) -> list[plt.Figure]:
-    """Trajectories on the shared PCA plane, whole model and first layer, then the
-    function-space and alignment figure."""
-    cfg = Config.resolve()
-    return [*(trajectory_figure(results, part) for part in _parts()),
-            function_space_figure(results, function_space(results, cfg))]
