@@ -23,7 +23,7 @@ BAND_GAP = 0.02
 
 __all__ = ["BAND_GAP", "TAUS", "band_labels", "between_band_table", "correlation_table",
            "counts", "counts_at", "cutoff_correlation_table", "cutoff_table", "deep_table",
-           "delta_lines", "flatness_table", "index_loss_line", "label",
+           "delta_lines", "delta_table", "rank_loss_table", "flatness_table", "index_loss_line", "label",
            "null_share", "paired_table", "partial_spearman", "rank_table", "ratio_at_weyl",
            "ratio_vs_cutoff", "refinement_table", "residual_table", "summary", "weyl_levels",
            "weyl_table", "within_spearman", "zero_table"]
@@ -43,8 +43,30 @@ def _each(results: dict) -> Iterator[tuple[str, str, dict]]:
 
 
 def _count(value: float) -> str:
-    """A count or a median of counts, exactly (``29``, ``237.5``)."""
-    return f"{float(value):g}"
+    """A count exactly (``29``, ``1341``); a median of counts that is not whole to 3
+    significant digits (``13.5``, ``238``)."""
+    v = float(value)
+    return str(int(v)) if v.is_integer() else num(v)
+
+
+def _p(p: float, resamples: int) -> str:
+    """A permutation p-value; at its floor 1/(1 + resamples) as ``< 0.001`` style bound."""
+    if np.isnan(p):
+        return ""
+    floor = 1 / (1 + resamples)
+    return f"< {1 / resamples:g}" if p <= floor * (1 + 1e-9) else num(p)
+
+
+def _holm_p(q: float, raw: float, resamples: int) -> str:
+    """A Holm-adjusted p-value; where the raw one is at the permutation floor, an upper bound
+    rounded up (``≤ 0.01``)."""
+    if np.isnan(q):
+        return ""
+    if raw <= (1 + 1e-9) / (1 + resamples):
+        bound = q * (1 + resamples) / resamples
+        exponent = np.floor(np.log10(bound))
+        return f"≤ {np.ceil(round(bound / 10 ** exponent, 6)) * 10 ** exponent:g}"
+    return num(q)
 
 
 def _median_range(values) -> str:
@@ -164,7 +186,8 @@ def refinement_table(results: dict):
 
 def deep_table(results: dict, tol: float = 1e-10):
     """The runs refined further towards ``‖∇L‖ <= tol``: how many got there, why the others
-    stopped, and how flat the gradient is where they stopped: ‖Hg‖/(‖g‖·max|λ|) beside the
+    stopped, ‖∇L‖ at the start and the end of this phase and their ratio, the accepted
+    trial steps (the final damping μ is not stored), and how flat the gradient is where they stopped: ‖Hg‖/(‖g‖·max|λ|) beside the
     even-spread reference √(mean λ²)/max|λ| of the same spectra, the share of ‖g‖² on
     eigenvectors with |λ| within the run's Weyl bound δ beside the fraction of eigenvalues
     there (what a gradient spread evenly would put there), and the index beyond δ."""
@@ -182,8 +205,14 @@ def deep_table(results: dict, tol: float = 1e-10):
                      f"‖∇L‖ ≤ {_cut(tol)}": int((g <= tol).sum()),
                      "stalled": reasons.count("stalled"),
                      "used all its steps": reasons.count("max_iter"),
+                     "‖∇L‖ at the start: median (lowest–highest)": _median_range_num(
+                         _grad(r)[:len(deep)]),
                      "‖∇L‖ where it stopped: median (lowest–highest)": _median_range_num(g),
-                     "accepted steps: median": _count(np.median([d["accepted"] for d in deep])),
+                     "‖∇L‖ end / start: median (lowest–highest)": _median_range_num(
+                         g / _grad(r)[:len(deep)]),
+                     "accepted of trial steps: median (lowest–highest)": (
+                         _median_range([d["accepted"] for d in deep]) + " of "
+                         + _count(np.median([d["iterations"] for d in deep]))),
                      "‖Hg‖/(‖g‖·max|λ|) there: median": float(np.median(
                          np.array([d["hg_ratio"] for d in deep]) / scale)),
                      "even spread √(mean λ²)/max|λ| there: median": float(np.median(
@@ -508,8 +537,9 @@ def correlation_table(results: dict, resamples: int = 1000, seed: int = 0):
     tested = ~np.isnan(p)
     adjusted = np.full(len(p), np.nan)
     adjusted[tested] = holm(p[tested])
-    for row, q in zip(rows, adjusted, strict=True):
-        row["p (Holm)"] = float(q)
+    for row, raw, q in zip(rows, p, adjusted, strict=True):
+        row["p (permutation)"] = _p(raw, resamples)
+        row["p (Holm)"] = _holm_p(q, raw, resamples)
     return table(rows)
 
 
@@ -612,8 +642,9 @@ def between_band_table(results: dict, resamples: int = 1000, seed: int = 0):
                      "run-level Spearman [95% cluster-bootstrap CI]": diff(
                          _spearman(ratio, loss), c_low, c_high)})
     p = np.array([row["p (permutation over bands)"] for row in rows], dtype=float)
-    for row, q in zip(rows, holm(p), strict=True):
-        row["p (Holm)"] = float(q)
+    for row, raw, q in zip(rows, p, holm(p), strict=True):
+        row["p (permutation over bands)"] = _p(raw, resamples)
+        row["p (Holm)"] = _holm_p(q, raw, resamples)
     return table(rows)
 
 
@@ -621,8 +652,9 @@ def cutoff_correlation_table(per_activation: dict, cutoffs: tuple[float, ...] = 
         0.0, 1e-12, 1e-8, 1e-6, 1e-4, 1e-2), resamples: int = 1000, seed: int = 0):
     """One task's Spearman correlation of the minimal ratio with the loss at every cutoff of
     :func:`cutoff_table` (rows, last row the per-run Weyl bound), per activation, with 95%
-    bootstrap intervals over runs; for ReLU also within runs of equal alive units. No
-    multiplicity correction: this is a sensitivity analysis, not a set of tests.
+    bootstrap intervals over runs; for ReLU also within runs of equal alive units, and for
+    both within loss bands (:func:`band_labels`: the plateau control). No multiplicity
+    correction: this is a sensitivity analysis, not a set of tests.
 
     Args:
         per_activation: ``results[task]``.
@@ -635,6 +667,7 @@ def cutoff_correlation_table(per_activation: dict, cutoffs: tuple[float, ...] = 
         if act == "relu":
             groups.append((", same alive units", np.array([d["alive_units"]
                                                             for d in r["dead"]])))
+        groups.append((", same loss band", band_labels(_losses(r))))
         for suffix, g in groups:
             columns.append((f"{label('main', act)}{suffix}: Spearman [95% CI]", ratios,
                             _losses(r), g))
@@ -654,16 +687,95 @@ def cutoff_correlation_table(per_activation: dict, cutoffs: tuple[float, ...] = 
     return table(rows)
 
 
+def _relative_delta(r: dict) -> np.ndarray:
+    """Per run, the Weyl bound relative to the refined spectrum: δ/max|λ| ``(R,)``."""
+    return weyl_levels(r) / np.abs(np.asarray(r["refined_eigenvalues"], dtype=float)).max(1)
+
+
 def delta_lines(per_activation: dict) -> str:
     """One task's Spearman correlations, per activation, of the minimal ratio at the per-run
-    Weyl bound with δ/max|λ| (how much of the ratio is the cutoff) and of δ with the loss,
-    as printable lines."""
+    Weyl bound with δ/max|λ| (how much of the ratio is the cutoff) and of δ/max|λ| with the
+    loss (both with the relative δ), as printable lines."""
     lines = []
     for act, r in per_activation.items():
-        eig = np.asarray(r["refined_eigenvalues"], dtype=float)
-        rel = weyl_levels(r) / np.abs(eig).max(1)
+        rel = _relative_delta(r)
         lines.append(f"{label('main', act)}: Spearman(ratio at δ, δ/max|λ|) = "
-                     f"{num(_spearman(ratio_at_weyl(r), rel))}; Spearman(δ, loss) = "
-                     f"{num(_spearman(weyl_levels(r), _losses(r)))}")
+                     f"{num(_spearman(ratio_at_weyl(r), rel))}; Spearman(δ/max|λ|, loss) = "
+                     f"{num(_spearman(rel, _losses(r)))}")
     return "\n".join(lines)
 
+
+def _boot_partial(a, b, c, resamples: int, seed: int) -> tuple[float, float]:
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(a), size=(resamples, len(a)))
+    return _percentile_ci([partial_spearman(a[i], b[i], c[i]) for i in idx])
+
+
+def delta_table(results: dict, resamples: int = 1000, seed: int = 0):
+    """How much of the minimal ratio at the per-run Weyl bound δ is δ itself, per task and
+    activation, all with the relative δ/max|λ|: Spearman over runs of the ratio at δ with
+    δ/max|λ| and of δ/max|λ| with the loss; the ratio's Spearman with the loss, uncontrolled
+    and as a partial Spearman given δ/max|λ| (:func:`partial_spearman`), each with a 95%
+    bootstrap interval over runs."""
+    rows = []
+    for name, _, r in _each(results):
+        ratio, loss, rel = ratio_at_weyl(r), _losses(r), _relative_delta(r)
+        rng = np.random.default_rng(seed)
+        idx = rng.integers(0, len(loss), size=(resamples, len(loss)))
+        plain = _percentile_ci([_spearman(ratio[i], loss[i]) for i in idx])
+        rows.append({"runs": f"{name} ({len(loss)})",
+                     "Spearman: ratio at δ vs δ/max|λ|": _spearman(ratio, rel),
+                     "Spearman: δ/max|λ| vs loss": _spearman(rel, loss),
+                     "Spearman: ratio at δ vs loss [95% CI]": diff(
+                         _spearman(ratio, loss), *plain),
+                     "partial Spearman given δ/max|λ| [95% CI]": diff(
+                         partial_spearman(ratio, loss, rel),
+                         *_boot_partial(ratio, loss, rel, resamples, seed))})
+    return table(rows)
+
+
+def rank_loss_table(per_activation: dict, cutoffs: tuple[float, ...] = (
+        1e-12, 1e-8, 1e-6, 1e-4, 1e-2), resamples: int = 1000, seed: int = 0):
+    """What the minimal ratio at a fixed cutoff counts, for one task: per cutoff (rows, last
+    row the per-run Weyl bound δ) and activation, the Spearman correlation over runs of the
+    ratio with rank G (= rank J) and, for ReLU, with the linear regions holding data; and the
+    partial Spearman of the ratio with the loss given rank G, with a 95% bootstrap interval
+    over runs. A first row gives rank G (and the regions) against the loss.
+
+    Args:
+        per_activation: ``results[task]``.
+    """
+    cols = {}
+    for act, r in per_activation.items():
+        eig = np.asarray(r["refined_eigenvalues"], dtype=float)
+        rank = np.array([f["rank_gn"] for f in r["refined"]], dtype=float)
+        regions = (np.array([f["regions"] for f in r["refined"]], dtype=float)
+                   if act == "relu" else None)
+        ratios = np.column_stack([ratio_vs_cutoff(eig, np.array(cutoffs)), ratio_at_weyl(r)])
+        cols[act] = (ratios, rank, regions, _losses(r))
+    names = [f"λ_cut = {_cut(c)}" for c in cutoffs] + ["per-run Weyl bound δ"]
+    rows = []
+    first = {"cutoff": "rank G (regions) vs loss"}
+    for act, (_, rank, regions, loss) in cols.items():
+        n = label("main", act)
+        rng = np.random.default_rng(seed)
+        idx = rng.integers(0, len(loss), size=(resamples, len(loss)))
+        first[f"{n}: vs rank G"] = diff(_spearman(rank, loss), *_percentile_ci(
+            [_spearman(rank[i], loss[i]) for i in idx]))
+        if regions is not None:
+            first[f"{n}: vs regions"] = diff(_spearman(regions, loss), *_percentile_ci(
+                [_spearman(regions[i], loss[i]) for i in idx]))
+        first[f"{n}: vs loss given rank G [95% CI]"] = ""
+    rows.append(first)
+    for j, cut in enumerate(names):
+        row = {"cutoff": cut}
+        for act, (ratios, rank, regions, loss) in cols.items():
+            n = label("main", act)
+            row[f"{n}: vs rank G"] = num(_spearman(ratios[:, j], rank))
+            if regions is not None:
+                row[f"{n}: vs regions"] = num(_spearman(ratios[:, j], regions))
+            row[f"{n}: vs loss given rank G [95% CI]"] = diff(
+                partial_spearman(ratios[:, j], loss, rank),
+                *_boot_partial(ratios[:, j], loss, rank, resamples, seed))
+        rows.append(row)
+    return table(rows)
