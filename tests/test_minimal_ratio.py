@@ -61,7 +61,9 @@ def _tables(results: dict) -> dict[str, pd.DataFrame]:
             "flatness": mr.flatness_table(results),
             "correlation": mr.correlation_table(results, resamples=50),
             "between_band": mr.between_band_table(results, resamples=50),
-            "cutoff_correlation": mr.cutoff_correlation_table(results["main"], resamples=20)}
+            "cutoff_correlation": mr.cutoff_correlation_table(results["main"], resamples=20),
+            "delta": mr.delta_table(results, resamples=20),
+            "rank_loss": mr.rank_loss_table(results["main"], resamples=20)}
 
 
 def test_tables_are_short_dataframes_with_plain_column_names():
@@ -176,3 +178,44 @@ def test_figures_fit_the_readme_width_and_are_all_returned(tmp_path):
              "minimal_ratio_vs_loss"]
     for name in names:
         assert png_width(tmp_path / "figures" / f"{name}.png") <= MAX_WIDTH_PX, name
+
+
+def test_p_values_at_the_permutation_floor_print_as_bounds():
+    assert mr.analysis._p(1 / 1001, 1000) == "< 0.001"
+    assert mr.analysis._holm_p(10 / 1001, 1 / 1001, 1000) == "≤ 0.01"
+    assert mr.analysis._holm_p(4 / 1001, 1 / 1001, 1000) == "≤ 0.004"
+    assert mr.analysis._p(0.5, 1000) == "0.500"
+
+
+def test_counts_that_are_not_whole_print_with_three_significant_digits():
+    assert mr.analysis._count(238.5) == "238"
+    assert mr.analysis._count(13.5) == "13.5"
+    assert mr.analysis._count(1341.0) == "1341"
+
+
+def test_delta_table_uses_the_relative_bound_and_the_partial_spearman():
+    results = _results(runs=12)
+    r = results["main"]["relu"]
+    frame = mr.delta_table({"main": {"relu": r}}, resamples=20)
+    rel = mr.weyl_levels(r) / np.abs(r["refined_eigenvalues"]).max(1)
+    loss = np.array([f["loss"] for f in r["refined"]])
+    ratio = mr.ratio_at_weyl(r)
+    assert float(str(frame["Spearman: δ/max|λ| vs loss"].iloc[0]).replace("−", "-")) == (
+        pytest.approx(
+        spearmanr(rel, loss).statistic, abs=1e-3))
+    partial = mr.partial_spearman(ratio, loss, rel)
+    shown = str(frame["partial Spearman given δ/max|λ| [95% CI]"].iloc[0]).split(" ")[0]
+    assert float(shown.replace("−", "-")) == pytest.approx(partial, abs=2e-3)
+
+
+def test_rank_loss_table_correlates_the_ratio_with_rank_g():
+    results = _results(runs=12)
+    main = results["main"]
+    frame = mr.rank_loss_table(main, cutoffs=(1e-6,), resamples=20)
+    r = main["relu"]
+    ratio = mr.ratio_vs_cutoff(r["refined_eigenvalues"], np.array([1e-6]))[:, 0]
+    rank = np.array([f["rank_gn"] for f in r["refined"]])
+    assert frame["cutoff"].tolist() == ["rank G (regions) vs loss", "λ_cut = 1e-6",
+                                        "per-run Weyl bound δ"]
+    assert float(str(frame["ReLU: vs rank G"].iloc[1]).replace("−", "-")) == pytest.approx(
+        spearmanr(ratio, rank).statistic, abs=2e-3)

@@ -23,8 +23,8 @@ BAND_GAP = 0.02
 
 __all__ = ["BAND_GAP", "TAUS", "band_labels", "between_band_table", "correlation_table",
            "counts", "counts_at", "cutoff_correlation_table", "cutoff_table", "deep_table",
-           "delta_lines", "delta_table", "rank_loss_table", "flatness_table", "index_loss_line", "label",
-           "null_share", "paired_table", "partial_spearman", "rank_table", "ratio_at_weyl",
+           "delta_lines", "delta_table", "flatness_table", "index_loss_line", "label",
+           "null_share", "paired_table", "partial_spearman", "rank_loss_table", "rank_table", "ratio_at_weyl",
            "ratio_vs_cutoff", "refinement_table", "residual_table", "summary", "weyl_levels",
            "weyl_table", "within_spearman", "zero_table"]
 
@@ -187,7 +187,8 @@ def refinement_table(results: dict):
 def deep_table(results: dict, tol: float = 1e-10):
     """The runs refined further towards ``‖∇L‖ <= tol``: how many got there, why the others
     stopped, ‖∇L‖ at the start and the end of this phase and their ratio, the accepted
-    trial steps (the final damping μ is not stored), and how flat the gradient is where they stopped: ‖Hg‖/(‖g‖·max|λ|) beside the
+    trial steps (the final damping μ is not stored), and how flat the gradient is where they
+    stopped: ‖Hg‖/(‖g‖·max|λ|) beside the
     even-spread reference √(mean λ²)/max|λ| of the same spectra, the share of ‖g‖² on
     eigenvectors with |λ| within the run's Weyl bound δ beside the fraction of eigenvalues
     there (what a gradient spread evenly would put there), and the index beyond δ."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
 
 from hw1.experiments.minimal_ratio.analysis import (
     TAUS,
@@ -14,6 +15,11 @@ from hw1.experiments.minimal_ratio.analysis import (
     weyl_levels,
 )
 from hw1.plotting import save_figure
+
+#: text size of every figure: the PNGs are about 1,000 px wide, so 11 pt stays >= 9 pt when
+#: a page shows them 880 px wide
+FONT = {"font.size": 11, "legend.fontsize": 11, "axes.titlesize": 11, "axes.labelsize": 11,
+        "xtick.labelsize": 11, "ytick.labelsize": 11}
 
 COLORS = {"ReLU": "tab:blue", "tanh": "tab:orange", "ReLU, 2-D": "tab:green",
           "tanh, 2-D": "tab:red"}
@@ -28,7 +34,12 @@ def figure_ratio_vs_cutoff(results: dict) -> plt.Figure:
     main = results["main"]
     P = next(iter(main.values()))["refined_eigenvalues"].shape[1]
     floor = P * np.finfo(np.float64).eps
-    fig, ax = plt.subplots(figsize=(7.4, 4.6))
+    with plt.rc_context(FONT):
+        return _ratio_vs_cutoff(main, lc, P, floor)
+
+
+def _ratio_vs_cutoff(main: dict, lc: str, P: int, floor: float) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(8.4, 5.0))
     positive = TAUS > 0
     for act, r in main.items():
         name = label("main", act)
@@ -51,8 +62,8 @@ def figure_ratio_vs_cutoff(results: dict) -> plt.Figure:
     ax.set(xscale="log", ylim=(0, 0.6), xlim=(1e-16, 1e-1),
            xlabel=f"relative cutoff {lc}: |λ| ≤ {lc}·max|λ| counts as zero",
            ylabel=f"minimal ratio (fraction of λ > {lc}·max|λ|)",
-           title="Minimal ratio vs cutoff, 1-D task (band: lowest to highest refined run)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=9)
+           title="Minimal ratio vs cutoff, 1-D task\n(band: lowest to highest refined run)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=1)
     save_figure(fig, "minimal_ratio_vs_tolerance")
     return fig
 
@@ -60,98 +71,133 @@ def figure_ratio_vs_cutoff(results: dict) -> plt.Figure:
 def figure_curvature_sources(results: dict) -> plt.Figure:
     """Four panels: (a) rank of G against the linear-region bound (ReLU); (b) |λ_min(H)|
     against ‖R‖₂; (c) the paired within-run changes of log|λ_min| and log‖∇L‖ from the end
-    point to the refined point; (d) ‖Hg‖/‖g‖ against the even-spread reference at the end
-    points (circles), the refined points (triangles) and the further-refined points
-    (crosses). Saved as ``minimal_ratio_curvature_sources``."""
-    fig, ((a, b), (c, d)) = plt.subplots(2, 2, figsize=(11.4, 9.4))
-    for name, act, r in _each(results):
+    point to the refined point; (d) ‖Hg‖/‖g‖ divided by the even-spread reference
+    √(mean λ²) per run, a strip per point type (end, refined, further refined). Saved as
+    ``minimal_ratio_curvature_sources``."""
+    with plt.rc_context(FONT):
+        return _curvature_sources(results)
+
+
+def _curvature_sources(results: dict) -> plt.Figure:
+    fig, ((a, b), (c, d)) = plt.subplots(2, 2, figsize=(9.6, 9.0))
+    kinds = [("eigenvalues", "end", "end"), ("refined_eigenvalues", "refined", "refined"),
+             ("deep_eigenvalues", "deep", "further\nrefined")]
+    names = [name for name, _, _ in _each(results)]
+    jitter = np.random.default_rng(0)
+    for k, (name, act, r) in enumerate(_each(results)):
         color = COLORS.get(name)
         eig = np.asarray(r["refined_eigenvalues"], dtype=float)
         rank = np.array([f["rank_gn"] for f in r["refined"]])
         if act == "relu":
             bound = (r["input_dim"] + 1) * np.array([f["regions"] for f in r["refined"]])
-            a.scatter(bound, rank, s=14, alpha=0.7, color=color, label=name)
+            a.scatter(bound, rank, s=14, alpha=0.7, color=color)
         lam_min = np.clip(-eig.min(1), 1e-300, None)
         r_norm = np.abs(np.asarray(r["residual_eigenvalues"])).max(1)
-        b.scatter(r_norm, lam_min, s=14, alpha=0.7, color=color, label=name)
+        b.scatter(r_norm, lam_min, s=14, alpha=0.7, color=color)
         e0 = np.asarray(r["eigenvalues"]).min(1)
         g0 = np.array([f["grad_norm"] for f in r["end"]])
         g1 = np.array([f["grad_norm"] for f in r["refined"]])
         use = (e0 < 0) & (eig.min(1) < 0)
         c.scatter(np.log10(g1 / g0)[use], np.log10(eig.min(1) / e0)[use], s=14, alpha=0.7,
-                  color=color, label=name)
-        points = [("eigenvalues", "end", "o", 14, "end"),
-                  ("refined_eigenvalues", "refined", "^", 16, "refined")]
-        if r["deep"]:
-            points.append(("deep_eigenvalues", "deep", "x", 30, "further refined"))
-        for key, fits, marker, size, what in points:
+                  color=color)
+        for j, (key, fits, _) in enumerate(kinds):
+            if not r[fits]:
+                continue
             e = np.asarray(r[key], dtype=float)
-            scale = np.abs(e).max(1)
-            hg = np.array([f["hg_ratio"] for f in r[fits]]) / scale
-            even = np.sqrt((e ** 2).mean(1)) / scale
-            d.scatter(even, hg, s=size, alpha=0.7, color=color, marker=marker,
-                      label=f"{name}, {what}")
+            hg = np.array([f["hg_ratio"] for f in r[fits]])
+            even = np.sqrt((e ** 2).mean(1))
+            x = j + (k - (len(names) - 1) / 2) * 0.18 + jitter.uniform(-0.05, 0.05, len(hg))
+            d.scatter(x, hg / even, s=14, alpha=0.7, color=color)
     lim = np.array(a.get_xlim())
     a.plot(lim, lim, color="grey", lw=0.8, label="rank G = bound")
-    a.set(xlabel="(d+1) × linear regions holding data points", ylabel="rank G (= rank J)",
-          title="(a) Gauss–Newton rank vs the linear-region bound")
-    a.legend(fontsize=9)
+    a.set(xlabel="(d+1) × linear regions\nholding data points", ylabel="rank G (= rank J)",
+          title="(a) Gauss–Newton rank vs\nthe linear-region bound (ReLU)")
+    a.legend(loc="upper left")
     b.set(xscale="log", yscale="log")
     lo, hi = b.get_xlim()
-    b.plot([lo, hi], [lo, hi], color="grey", lw=0.8,
-           label="|λ_min(H)| = ‖R‖₂ (Weyl: never above)")
+    b.plot([lo, hi], [lo, hi], color="grey", lw=0.8, label="|λ_min(H)| = ‖R‖₂\n(never above)")
     b.set(xlim=(lo, hi), xlabel="‖R‖₂ (residual part)",
           ylabel="|most negative eigenvalue of H|",
-          title="(b) Negative curvature vs the residual part\n(refined points)")
-    b.legend(fontsize=9)
+          title="(b) Negative curvature vs the\nresidual part (refined points)")
+    b.legend(loc="upper left")
     c.axhline(0, color="grey", lw=0.8)
     c.axvline(0, color="grey", lw=0.8)
     c.set(xlabel="Δ log10 ‖∇L‖ (same run)", ylabel="Δ log10 |λ_min|",
-          title="(c) Paired within-run changes, end → refined")
-    c.legend(fontsize=9)
-    d.set(xscale="log", yscale="log")
-    lo, hi = d.get_xlim()
-    d.plot([lo, hi], [lo, hi], color="grey", lw=0.8, label="= even spread")
-    bottom, top = d.get_ylim()
-    d.set_ylim(bottom / 3e3, top)  # room for the legend below the points
-    d.set(xlim=(lo, hi), xlabel="even spread √(mean λ²) / max|λ|",
-          ylabel="‖Hg‖ / (‖g‖·max|λ|)",
-          title="(d) Gradient flatness: end, refined, further refined")
-    d.legend(fontsize=9, ncol=2, loc="lower left")
-    fig.tight_layout()
+          title="(c) Paired within-run changes,\nend → refined")
+    d.axhline(1, color="grey", lw=0.8, label="= even spread")
+    d.set(yscale="log", xticks=range(len(kinds)), xticklabels=[k[2] for k in kinds],
+          xlim=(-0.5, len(kinds) - 0.5), ylabel="‖Hg‖/‖g‖ ÷ √(mean λ²)",
+          title="(d) Gradient flatness\n(1 = gradient spread evenly)")
+    d.legend(loc="lower left")
+    handles = [Line2D([], [], marker="o", ls="", color=COLORS.get(n), label=n) for n in names]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles),
+               bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     save_figure(fig, "minimal_ratio_curvature_sources")
     return fig
 
 
 def figure_ratio_vs_loss(results: dict) -> plt.Figure:
-    """Minimal ratio at the per-run Weyl bound against the loss, one panel per task; ReLU
-    points coloured by their number of alive units. Saved as ``minimal_ratio_vs_loss``."""
-    tasks = list(results)
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.6 * len(tasks), 4.6), squeeze=False)
-    for ax, task in zip(axes[0], tasks, strict=True):
+    """The minimal ratio against the loss: (a) 1-D task and (b) 2-D control at the per-run
+    Weyl bound; (c) 1-D task at the fixed cutoff λ_cut = 1e-4; (d) the ratio at 1e-4 against
+    rank G (1-D). ReLU points coloured by their number of alive units. Saved as
+    ``minimal_ratio_vs_loss``."""
+    with plt.rc_context(FONT):
+        return _ratio_vs_loss(results)
+
+
+def _ratio_vs_loss(results: dict, cutoff: float = 1e-4) -> plt.Figure:
+    fig, axes = plt.subplots(2, 2, figsize=(9.6, 8.6))
+    panels = [(axes[0, 0], "main", None, "(a) 1-D task, at the per-run Weyl bound δ"),
+              (axes[0, 1], "control", None, "(b) 2-D-input control, at δ"),
+              (axes[1, 0], "main", cutoff, f"(c) 1-D task, at λ_cut = {cutoff:.0e}"),
+              (axes[1, 1], "main", "rank", f"(d) 1-D task: ratio at {cutoff:.0e} vs rank G")]
+    alive_range = [np.array([d["alive_units"] for d in per["relu"]["dead"]])
+                   for per in results.values() if "relu" in per]
+    vmin = min(v.min() for v in alive_range) if alive_range else 0
+    vmax = max(v.max() for v in alive_range) if alive_range else 1
+    sc = None
+    for ax, task, what, title in panels:
+        if task not in results:
+            ax.set_visible(False)
+            continue
         for act, r in results[task].items():
             name = label(task, act)
-            P = np.asarray(r["refined_eigenvalues"]).shape[1]
-            ratio = ratio_at_weyl(r)
-            loss = np.array([f["loss"] for f in r["refined"]])
+            eig = np.asarray(r["refined_eigenvalues"], dtype=float)
+            P = eig.shape[1]
+            if what is None:
+                ratio = ratio_at_weyl(r)
+            else:
+                ratio = ratio_vs_cutoff(eig, np.array([cutoff]))[:, 0]
+            y = np.array([f["loss"] for f in r["refined"]])
+            if what == "rank":
+                y = np.array([f["rank_gn"] for f in r["refined"]])
             if act == "relu":
                 alive = np.array([d["alive_units"] for d in r["dead"]])
-                sc = ax.scatter(ratio, loss, c=alive, cmap="viridis", s=18, marker="o",
-                                label=f"{name} (colour: alive units)")
-                fig.colorbar(sc, ax=ax, label="alive hidden units (ReLU)")
+                sc = ax.scatter(ratio, y, c=alive, cmap="viridis", vmin=vmin, vmax=vmax, s=18,
+                                marker="o")
             else:
-                ax.scatter(ratio, loss, s=22, marker="x", color=COLORS.get(name), label=name)
-        ax.set(xlabel=f"minimal ratio at the per-run Weyl bound (values k/{P})",
-               ylabel="training loss (MSE)", yscale="log",
-               title="1-D task" if task == "main" else "2-D-input control task")
-        ax.legend(fontsize=9)
-    fig.tight_layout()
+                ax.scatter(ratio, y, s=22, marker="x", color=COLORS.get(name))
+        ax.set(xlabel=f"minimal ratio (values k/{P})", title=title,
+               ylabel="rank G (= rank J)" if what == "rank" else "training loss (MSE)")
+        if what != "rank":
+            ax.set_yscale("log")
+    handles = [Line2D([], [], marker="o", ls="", color="grey",
+                      label="ReLU (colour = alive units)"),
+               Line2D([], [], marker="x", ls="", color=COLORS["tanh"], label="tanh (1-D)"),
+               Line2D([], [], marker="x", ls="", color=COLORS["tanh, 2-D"], label="tanh (2-D)")]
+    fig.legend(handles=handles, loc="lower center", ncol=3, bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.05, 0.9, 1))
+    if sc is not None:
+        cax = fig.add_axes((0.91, 0.15, 0.018, 0.7))
+        fig.colorbar(sc, cax=cax, label="alive hidden units (ReLU)")
     save_figure(fig, "minimal_ratio_vs_loss")
     return fig
 
 
 def make_figures(results: dict) -> list[plt.Figure]:
     """Every figure of the notebook (used by ``python -m hw1.figures``): the cutoff sweep;
-    where the curvature comes from; the minimal ratio vs loss per task."""
+    where the curvature comes from; the minimal ratio vs loss (at δ per task, at a fixed
+    cutoff, and against rank G)."""
     return [figure_ratio_vs_cutoff(results), figure_curvature_sources(results),
             figure_ratio_vs_loss(results)]
