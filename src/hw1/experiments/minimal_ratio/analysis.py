@@ -24,7 +24,8 @@ BAND_GAP = 0.02
 __all__ = ["BAND_GAP", "TAUS", "band_labels", "between_band_table", "correlation_table",
            "counts", "counts_at", "cutoff_correlation_table", "cutoff_table", "deep_table",
            "delta_lines", "delta_table", "flatness_table", "index_loss_line", "label",
-           "null_share", "paired_table", "partial_spearman", "rank_loss_table", "rank_table", "ratio_at_weyl",
+           "null_share", "paired_table", "partial_spearman", "rank_loss_table", "rank_table",
+           "ratio_at_weyl",
            "ratio_vs_cutoff", "refinement_table", "residual_table", "summary", "weyl_levels",
            "weyl_table", "within_spearman", "zero_table"]
 
