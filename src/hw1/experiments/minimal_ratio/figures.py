@@ -124,11 +124,11 @@ def _curvature_sources(results: dict) -> plt.Figure:
     c.axvline(0, color="grey", lw=0.8)
     c.set(xlabel="Δ log10 ‖∇L‖ (same run)", ylabel="Δ log10 |λ_min|",
           title="(c) Paired within-run changes,\nend → refined")
-    d.axhline(1, color="grey", lw=0.8, label="= even spread")
+    d.axhline(1, color="grey", lw=0.8, label="1 = even spread")
     d.set(yscale="log", xticks=range(len(kinds)), xticklabels=[k[2] for k in kinds],
           xlim=(-0.5, len(kinds) - 0.5), ylabel="‖Hg‖/‖g‖ ÷ √(mean λ²)",
           title="(d) Gradient flatness\n(1 = gradient spread evenly)")
-    d.legend(loc="lower left")
+    d.legend(loc="upper right")
     handles = [Line2D([], [], marker="o", ls="", color=COLORS.get(n), label=n) for n in names]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles),
                bbox_to_anchor=(0.5, 0.0))
