@@ -21,6 +21,15 @@ from hw1.plotting import MAX_WIDTH_PX, png_width  # noqa: E402
 N_TEST = 20
 
 
+def _smallest_text_pt(fig) -> float:
+    """The smallest font size (pt) of any visible, non-empty text in ``fig`` after drawing."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    return min(t.get_fontsize() for t in fig.findobj(Text)
+               if t.get_visible() and t.get_text().strip())
+
+
 def _entry(w, tr, fi, te, seeds, arm="main", last=None, n_params=None):
     """One width: per seed the final train/test error and changed labels fitted; the history
     has records at epochs 0, 10, 20, 30 whose last three train errors are ``last[s]`` (default:
@@ -208,7 +217,12 @@ def test_config_rejects_bad_arms(bad):
 def test_figures_are_saved_narrow_enough_for_the_readme(name):
     figures = double_descent.make_figures(_whole())
     assert len(figures) == 3
-    assert png_width(figures_dir() / f"{name}.png") <= MAX_WIDTH_PX
+    width = png_width(figures_dir() / f"{name}.png")
+    assert width <= MAX_WIDTH_PX
+    if name == "double_descent":  # the README figure: text still >= 9 pt at 880 px
+        assert _smallest_text_pt(figures[0]) * 880 / width >= 9
+        assert [ax.get_title() for ax in figures[0].axes[:3]] == [
+            "(a) error, whole scale", "(b) test error, zoomed", "(c) cross-entropy"]
     plt.close("all")
 
 

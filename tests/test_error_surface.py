@@ -45,3 +45,48 @@ def test_lanczos_top_eigenpairs_match_the_exact_hessian():
     for v, w in zip(got_vectors, vectors.flip(1).T[:2].numpy(), strict=True):
         assert abs(float(v @ w)) == pytest.approx(1.0, abs=1e-6)  # same line, either sign
     assert calls > 0
+
+
+def _surface_results(seeds=(0, 1, 2)):
+    """Synthetic results of the shape :func:`run` returns, for the figures: quadratic-plus-
+    quartic planes around a minimum of 0.02, and a line whose smallest loss lies at α = 1.1."""
+    axis = np.linspace(-1, 1, 9)
+    A, B = np.meshgrid(axis, axis, indexing="ij")
+    h = np.linspace(-0.8, 0.8, 9)
+    Ha, Hb = np.meshgrid(h, h, indexing="ij")
+    alpha = np.linspace(-0.5, 1.5, 41)
+    return {"axis": axis, "direction_seeds": list(seeds),
+            "random_planes": [0.02 + (1 + s) * (A ** 2 + B ** 2) + A ** 4 for s in seeds],
+            "hessian_axis": h, "hessian_plane": 0.02 + 5 * Ha ** 2 + 4 * Hb ** 2 + Ha ** 4,
+            "hessian_eigenvalues": [10.0, 8.0],
+            "line_alpha": alpha, "line_loss": 0.018 + (alpha - 1.1) ** 2}
+
+
+def test_planes_figures_read_at_the_readme_width_with_one_colour_scale():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    from hw1.experiments import error_surface
+    from hw1.paths import figures_dir
+    from hw1.plotting import MAX_WIDTH_PX, png_width
+
+    results = _surface_results()
+    fig = error_surface.planes_figure(results)
+    width = png_width(figures_dir() / "error_surface_random_planes_and_hessian_plane.png")
+    assert width <= MAX_WIDTH_PX
+    fig.canvas.draw()
+    smallest = min(t.get_fontsize() for t in fig.findobj(Text)
+                   if t.get_visible() and t.get_text().strip())
+    assert smallest * 880 / width >= 9  # still >= 9 pt at a code host's 880 px
+    assert len(fig.axes) == 5  # four panels and one colour bar shared by the two planes
+    legend = [t.get_text() for t in fig.axes[3].get_legend().get_texts()]
+    assert any(t.startswith("smallest: α = 1.10") for t in legend)  # past the solution
+    other = error_surface.other_random_planes_figure(results)
+    assert png_width(figures_dir() / "error_surface_random_planes_other_seeds.png") <= MAX_WIDTH_PX
+    assert [ax.get_title() for ax in other.axes[:2]] == ["direction seed 1", "direction seed 2"]
+    with pytest.raises(ValueError, match="only one direction seed"):
+        error_surface.other_random_planes_figure({**results, "direction_seeds": [0]})
+    plt.close("all")

@@ -18,6 +18,15 @@ ALPHAS = np.array([-1.0, 0.0, 0.5, 1.0, 2.0])
 T = np.linspace(-1, 1, 5)
 
 
+def _smallest_text_pt(fig) -> float:
+    """The smallest font size (pt) of any visible, non-empty text in ``fig`` after drawing."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    return min(t.get_fontsize() for t in fig.findobj(Text)
+               if t.get_visible() and t.get_text().strip())
+
+
 def _results(seeds=(0, 1, 2)):
     """Every pair's train loss is a bump of height 0.1·(r + 1)·(pair index + 1) at α = 0.5 on
     a chord from 0.01 to 0.02 (after weight matching: half that); line curves are
@@ -113,4 +122,11 @@ def test_figures_read_at_the_readme_width(tmp_path):
         assert png_width(tmp_path / "figures" / f"{name}.png") <= MAX_WIDTH_PX
     loss_axes = figs[0].axes
     assert loss_axes[0].get_shared_y_axes().joined(loss_axes[0], loss_axes[4])  # one y-axis
+    # the README figure: text that stays >= 9 pt at 880 px, a legend of what is drawn only
+    width = png_width(tmp_path / "figures" / "interpolation_curves.png")
+    assert _smallest_text_pt(figs[0]) * 880 / width >= 9
+    assert loss_axes[0].get_ylabel().startswith("cross-entropy")
+    legend = [t.get_text() for ax in loss_axes for leg in [ax.get_legend()] if leg
+              for t in leg.get_texts()]
+    assert len(legend) == 5 and not any("capped" in t for t in legend)
     plt.close("all")

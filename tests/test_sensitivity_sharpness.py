@@ -9,6 +9,16 @@ from hw1.experiments import sensitivity_sharpness as ss
 from hw1.paths import figures_dir
 from hw1.plotting import MAX_WIDTH_PX, png_width
 
+
+def _smallest_text_pt(fig) -> float:
+    """The smallest font size (pt) of any visible, non-empty text in ``fig`` after drawing."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    return min(t.get_fontsize() for t in fig.findobj(Text)
+               if t.get_visible() and t.get_text().strip())
+
+
 KEYS = ("train_loss", "test_loss", "train_acc", "test_acc", *ss.MEASURES,
         "sharpness_small_eps", "sharpness_raw_small_eps")
 
@@ -93,7 +103,11 @@ def test_figures_fit_the_readme_and_mark_the_step_cap_only_when_a_run_hit_it(cap
     legends = [t.get_text() for fig in figs for leg in fig.legends for t in leg.get_texts()]
     assert ("run that hit the step cap" in legends) == capped
     assert ("hollow: hit the step cap" in legends) == capped
-    assert figs[2].axes[0].get_ylabel() == "accuracy gap (train − test)"
+    assert figs[2].axes[0].get_ylabel() == "accuracy gap\n(train − test)"
+    width = png_width(figures_dir() / "flatness_vs_generalization_gap.png")
+    assert _smallest_text_pt(figs[2]) * 880 / width >= 9  # still >= 9 pt at 880 px
+    assert all("\n" not in ax.get_title(loc) for ax in figs[2].axes
+               for loc in ("left", "right"))  # one-line panel titles
     plt.close("all")
 
 

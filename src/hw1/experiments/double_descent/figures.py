@@ -77,7 +77,7 @@ def _width_axis(ax: plt.Axes, results: dict, min_gap: float = 0.12) -> None:
                    labels=[str(e["width"]) if e["width"] in labelled else ""
                            for e in widths])
     top.xaxis.set_minor_locator(NullLocator())
-    top.set_xlabel("hidden width w", fontsize=9)
+    top.set_xlabel("hidden width w")
 
 
 def _fit_landmarks(results: dict) -> dict:
@@ -98,7 +98,7 @@ def _mark_threshold(ax: plt.Axes, results: dict, color: str = "grey", text: str 
                      f" = {results['threshold']:,} parameters")
     ax.annotate(text, (results["threshold"] if x is None else x, height),
                 xycoords=("data", "axes fraction"), xytext=(3, -3), textcoords="offset points",
-                ha="left", va="top", color=color, fontsize=9)
+                ha="left", va="top", color=color)
 
 
 def _title(results: dict, what: str) -> str:
@@ -109,12 +109,41 @@ def _title(results: dict, what: str) -> str:
             f"{seeds} seeds per width; band: 95% t interval over seeds")
 
 
+README_RC = {"font.size": 11.5, "axes.titlesize": 12, "axes.labelsize": 12,
+             "xtick.labelsize": 11.5, "ytick.labelsize": 11.5, "legend.fontsize": 11.5,
+             "figure.titlesize": 13}
+"""Text sizes of the README figure: at least 11.5 pt in a figure about 1,050 px wide, so
+still about 9.5 pt when a code host scales it to 880 px."""
+
+
+def _mark_peak(ax: plt.Axes, results: dict, key: str, minimum_left: bool = False) -> None:
+    """Ring the peak of ``key`` (:func:`~.analysis.peak`, the mean over seeds) and its
+    classical optimum, each named by its width (the optimum's name below it, or below and
+    to its left with ``minimum_left``)."""
+    rows = peak(results, key)
+    if not rows:
+        return
+    by_width = {e["width"]: e for e in results["widths"]}
+    for width, where in ((rows[0]["peak width"], "peak"),
+                         (int(rows[0]["minus"].split("width ")[1].rstrip(")")), "minimum")):
+        e = by_width[width]
+        y = float(_column(e, key).mean())
+        ax.plot([e["n_params"]], [y], "o", mfc="none", mec="k", mew=1.5, ms=13, zorder=6)
+        ax.annotate(f"{where}, w = {width}", (e["n_params"], y),
+                    xytext=(-8, -12) if where == "minimum" and minimum_left else
+                    (0, 12 if where == "peak" else -14), textcoords="offset points",
+                    ha="right" if where == "minimum" and minimum_left else "center",
+                    va="bottom" if where == "peak" else "top")
+
+
 def figure_by_width(results: dict) -> plt.Figure:
     """Error and cross-entropy against parameters (log x; hidden widths on the top axis) after
-    the whole budget: train (on the noisy labels) solid, train error on the changed labels
-    only, test (true labels) dashed; n·K marked. The first widths meeting the robust fitting
-    criteria are marked by large open markers at zero error (drawn over the n·K line) and named
-    in the legend, so no label crosses the curves. Saved as ``double_descent``.
+    the whole budget, 2 × 2: (a) train error (on the noisy labels), train error on the
+    changed labels only and test error (true labels) on the full 0-1 scale, the first widths
+    meeting the robust fitting criteria marked by large open markers at zero error; (b) the
+    test error alone on a zoomed axis; (c, the whole bottom row) train and test
+    cross-entropy. The test curves' peak and classical minimum (:func:`~.analysis.peak`) are
+    ringed in (b) and (c); n·K is the dotted line. Saved as ``double_descent``.
 
     Args:
         results: the main arm of :func:`run`.
@@ -124,39 +153,57 @@ def figure_by_width(results: dict) -> plt.Figure:
     """
     widths = results["widths"]
     params = np.array([e["n_params"] for e in widths])
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8))
-    curves = (("train", "o-", "C0", "train (noisy labels)"),
-              ("test", "s--", "C3", "test (true labels)"))
-    for ax, key, ylabel in ((axes[0], "error", "error"), (axes[1], "loss", "cross-entropy")):
-        for split, fmt, color, label in curves:
-            _band(ax, params, [_column(e, f"{split}_{key}") for e in widths], color=color,
-                  marker=fmt[0], ls=fmt[1:], ms=3.5, label=label)
-        if key == "error":
-            _band(ax, params, [1 - _column(e, "noisy_labels_fitted") for e in widths],
-                  color="C2", marker="^", ls="-", ms=3.5, lw=1,
-                  label="train, changed labels only (left panel)")
-        _mark_threshold(ax, results)
-        _parameter_axis(ax)
-        _width_axis(ax, results)
-        ax.set(ylabel=ylabel, title=f"{ylabel} after {results['epochs']} epochs")
     marks = _fit_landmarks(results)
-    texts = {"changed": ("D", "C2", "≥ 99.9% of changed labels fitted"),
-             "train": ("v", "k", "train error ≤ 0.1%")}
-    for what, e in marks.items():
-        if e is None:
-            continue
-        marker, color, text = texts[what]
-        axes[0].plot([e["n_params"]], [0], marker, mfc="none", mec=color, mew=1.8, ms=10,
-                     ls="none", clip_on=False, zorder=5,
-                     label=f"left panel: first width with {text} (last 3 records, every "
-                           f"seed): w = {e['width']} ({e['n_params']:,} parameters)")
-    axes[0].set_ylim(-0.02, 1.0)  # an error lies in [0, 1]; a wider interval is cut there
-    axes[1].set_ylim(bottom=0)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, fontsize=9)
-    fig.suptitle(_title(results, f"{results['epochs']} epochs each"), fontsize=10)
-    fig.tight_layout(rect=(0, 0.2, 1, 1))
-    save_figure(fig, "double_descent")
+    texts = {"changed": ("D", "C2", "first width fitting ≥ 99.9% of changed labels"),
+             "train": ("v", "k", "first width with train error ≤ 0.1%")}
+    with plt.rc_context(README_RC):
+        fig = plt.figure(figsize=(9.6, 9.4))
+        grid = fig.add_gridspec(2, 2, height_ratios=(1, 1.15))
+        full, zoom = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
+        loss = fig.add_subplot(grid[1, :])
+        band = {"ms": 4.5, "lw": 1.8}
+        for ax, key in ((full, "error"), (loss, "loss")):
+            _band(ax, params, [_column(e, f"train_{key}") for e in widths], color="C0",
+                  marker="o", ls="-", label="train (noisy labels)", **band)
+        _band(full, params, [1 - _column(e, "noisy_labels_fitted") for e in widths],
+              color="C2", marker="^", ls="-", label="train, changed labels only", **band)
+        for ax, key in ((full, "error"), (zoom, "error"), (loss, "loss")):
+            _band(ax, params, [_column(e, f"test_{key}") for e in widths], color="C3",
+                  marker="s", ls="--", label="test (true labels)", **band)
+        for what, e in marks.items():
+            if e is not None:
+                marker, color, text = texts[what]
+                full.plot([e["n_params"]], [0], marker, mfc="none", mec=color, mew=1.8, ms=12,
+                          ls="none", clip_on=False, zorder=5, label=f"{text}: w = {e['width']}")
+        _mark_peak(zoom, results, "test_error")
+        _mark_peak(loss, results, "test_loss", minimum_left=True)
+        for ax in (full, zoom, loss):
+            _mark_threshold(ax, results)
+            _parameter_axis(ax)
+            _width_axis(ax, results, min_gap=0.12 if ax is loss else 0.2)
+        full.set(ylabel="error", ylim=(-0.02, 1.0), title="(a) error, whole scale")
+        # the zoom starts at the second width: the narrowest one's error is off the scale
+        shown = [_column(e, "test_error") for e in widths[1:]]
+        tops = [float(np.sum(t_interval(v))) for v in shown]
+        bottoms = [float(np.subtract(*t_interval(v))) for v in shown]
+        lo, hi = min(bottoms), max(tops)
+        zoom.set(ylabel="test error", ylim=(lo - 0.1 * (hi - lo), hi + 0.2 * (hi - lo)),
+                 xlim=(params[1] / 1.25, params[-1] * 1.25), title="(b) test error, zoomed")
+        loss.set(ylabel="cross-entropy", ylim=(0, None), title="(c) cross-entropy")
+        handles, labels = full.get_legend_handles_labels()
+        order = [labels.index(t) for t in ("train (noisy labels)", "test (true labels)",
+                                           "train, changed labels only")]
+        order += [i for i in range(len(labels)) if i not in order]
+        fig.legend([handles[i] for i in order], [labels[i] for i in order],
+                   loc="lower center", ncol=2, frameon=False)
+        seeds = len(widths[0]["rows"])
+        label = dataset_label(results["source"], results["dataset"])
+        fig.suptitle(f"{label}, {results['n_train']:,} training images, "
+                     f"{results['labels_changed']:.1%} of labels changed: one-hidden-layer "
+                     f"MLPs\nafter {results['epochs']} epochs; {seeds} seeds per width, "
+                     "band: 95% t interval")
+        fig.tight_layout(rect=(0, 0.09, 1, 1))
+        save_figure(fig, "double_descent")
     return fig
 
 

@@ -23,6 +23,7 @@ from .analysis import (
 from .figures import (
     line_figure,
     make_figures,
+    other_random_planes_figure,
     path_figure,
     planes_figure,
     random_plane_figure,
@@ -32,7 +33,8 @@ from .figures import (
 from .run import Config, mlp_loss_on_plane, run, top_hessian_eigenpairs
 
 __all__ = ["Config", "hessian_radii_table", "hessian_table", "line_figure", "line_table",
-           "make_figures", "mlp_loss_on_plane", "path_figure", "path_table", "planes_figure",
+           "make_figures", "mlp_loss_on_plane", "other_random_planes_figure",
+           "path_figure", "path_table", "planes_figure",
            "random_plane_figure", "random_plane_table", "random_planes_table",
            "repeat_over_runs", "run", "runs_figure", "runs_table", "scale_figure",
            "scale_table", "top_hessian_eigenpairs"]

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from hw1.plotting import save_figure
+from hw1.report import num
+
+README_RC = {"font.size": 11.5, "axes.titlesize": 12.5, "axes.labelsize": 12,
+             "xtick.labelsize": 11.5, "ytick.labelsize": 11.5, "legend.fontsize": 11.5,
+             "figure.titlesize": 13}
+"""Text sizes of the README figures: at least 11.5 pt in a figure about 1,050 px wide, so
+still about 9.5 pt when a code host scales it to 880 px."""
 
 
 def runs_figure(rep: dict) -> plt.Figure:
@@ -136,9 +143,48 @@ def path_figure(results: dict) -> plt.Figure:
     return fig
 
 
+def _plane_levels(results: dict) -> np.ndarray:
+    """31 contour levels of log10 training loss spanning every random plane and the Hessian
+    plane, so all of them share one colour scale."""
+    both = np.concatenate([np.log10(np.asarray(results["random_planes"])).ravel(),
+                           np.log10(np.asarray(results["hessian_plane"])).ravel()])
+    return np.linspace(both.min(), both.max(), 31)
+
+
+def _plane_panel(ax: plt.Axes, x: np.ndarray, grid: np.ndarray, levels: np.ndarray):
+    """Filled contours of log10 ``grid`` (``(len(x), len(x))``, indexed [x, y]) with the
+    solution starred; returns the contour set (for a colour bar)."""
+    X, Y = np.meshgrid(x, x)
+    cs = ax.contourf(X, Y, np.log10(np.asarray(grid)).T, levels=levels, cmap="viridis")
+    ax.plot([0], [0], "*", color="red", ms=12, mec="white", mew=0.8)
+    ax.set_aspect("equal")
+    ax.xaxis.set_major_locator(MaxNLocator(5))
+    ax.yaxis.set_major_locator(MaxNLocator(5))
+    return cs
+
+
+def _plain_log_axis(axis, values: np.ndarray) -> None:
+    """Label a log axis at 1-2-5 steps within the range of ``values``, in plain numbers,
+    without minor labels."""
+    from matplotlib.ticker import FixedLocator, NullFormatter
+
+    values = np.asarray(values, dtype=float)
+    low, high = np.nanmin(values[values > 0]), np.nanmax(values)
+    ticks = [m * 10.0 ** k for k in range(int(np.floor(np.log10(low))),
+                                          int(np.ceil(np.log10(high))) + 1)
+             for m in (1, 2, 5) if low <= m * 10.0 ** k <= high]
+    axis.set_major_locator(FixedLocator(ticks))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def planes_figure(results: dict) -> plt.Figure:
-    """The loss on each seed's random plane (one colour scale) and on the plane of the
-    Hessian's top two eigenvectors (its own axes: distances in parameter space).
+    """Four views of the training loss around one solution, 2 × 2: (a) the first random
+    filter-normalized plane and (b) the plane of the Hessian's top two eigenvectors, on one
+    colour scale of log10 loss; (c) the loss along v₁ and v₂ (the Hessian plane's axes)
+    beside the quadratic model L₀ + ½λr²; (d) the loss along the straight line from the
+    initialization (α = 0) through the solution (α = 1) and beyond, its smallest value
+    marked. The other direction seeds' planes are in :func:`other_random_planes_figure`.
 
     Args:
         results: what :func:`run` returns.
@@ -146,39 +192,92 @@ def planes_figure(results: dict) -> plt.Figure:
     Returns:
         The figure, saved as ``error_surface_random_planes_and_hessian_plane``.
     """
-    planes = np.log10(np.asarray(results["random_planes"]))
-    seeds = results["direction_seeds"]
-    cols = 3
-    rows = -(-(len(seeds) + 1) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(11.0, 3.6 * rows), squeeze=False,
-                             layout="constrained")
-    axis = np.asarray(results["axis"])
-    A, B = np.meshgrid(axis, axis)
-    levels = np.linspace(planes.min(), planes.max(), 31)
-    for ax, seed, Z in zip(axes.flat, seeds, planes, strict=False):
-        cs = ax.contourf(A, B, Z.T, levels=levels, cmap="viridis")
-        ax.plot([0], [0], "r*", ms=8)
-        ax.set_aspect("equal")
-        ax.set(title=f"random plane, direction seed {seed}", xlabel="α", ylabel="β")
-    fig.colorbar(cs, ax=axes[:, :].ravel().tolist()[:len(seeds)], shrink=0.8, format="%.2f",
-                 ticks=MaxNLocator(6), label="log10 training loss (random planes)")
-    ax = axes.flat[len(seeds)]
-    h = np.asarray(results["hessian_axis"])
-    Ha, Hb = np.meshgrid(h, h)
-    lam = np.asarray(results["hessian_eigenvalues"])
-    hs = ax.contourf(Ha, Hb, np.log10(np.asarray(results["hessian_plane"])).T, levels=30,
-                     cmap="magma")
-    ax.plot([0], [0], "c*", ms=8)
-    ax.set_aspect("equal")
-    ax.set(title=f"top-2 Hessian plane\nλ₁ = {lam[0]:.3g}, λ₂ = {lam[1]:.3g}",
-           xlabel="a (along v₁)", ylabel="b (along v₂)")
-    fig.colorbar(hs, ax=ax, orientation="horizontal", shrink=0.9, format="%.1f",
-                 ticks=MaxNLocator(5), label="log10 training loss (Hessian plane)")
-    for extra in axes.flat[len(seeds) + 1:]:
-        extra.set_visible(False)
-    fig.suptitle("Training loss around one MNIST solution (star): random filter-normalized "
-                 "planes, and the plane of the Hessian's top two eigenvectors")
-    save_figure(fig, "error_surface_random_planes_and_hessian_plane")
+    with plt.rc_context(README_RC):
+        fig, axes = plt.subplots(2, 2, figsize=(9.6, 8.8), layout="constrained")
+        levels = _plane_levels(results)
+        seeds = results["direction_seeds"]
+        (pa, ph), (ps, pl) = axes
+        cs = _plane_panel(pa, np.asarray(results["axis"]), results["random_planes"][0], levels)
+        pa.set(title=f"(a) random plane (direction seed {seeds[0]})",
+               xlabel="α (filter-normalized d₁)", ylabel="β (filter-normalized d₂)")
+        h = np.asarray(results["hessian_axis"])
+        plane = np.asarray(results["hessian_plane"])
+        lam = np.asarray(results["hessian_eigenvalues"])
+        _plane_panel(ph, h, plane, levels)
+        ph.set(title="(b) plane of the Hessian's top two\neigenvectors v₁, v₂",
+               xlabel="a (distance along v₁)", ylabel="b (distance along v₂)")
+        fig.colorbar(cs, ax=[pa, ph], format="%.1f", ticks=MaxNLocator(6), shrink=0.9,
+                     label="log10 training loss")
+        mid = len(h) // 2
+        centre = float(plane[mid, mid])
+        r = h[mid + 1:]  # distances > 0; the rise is the mean of the two ends ±r
+        for along, values, lam_k, color in (("v₁", plane[:, mid], lam[0], "C0"),
+                                            ("v₂", plane[mid, :], lam[1], "C1")):
+            rise = 0.5 * (values[mid + 1:] + values[:mid][::-1]) - centre
+            ps.plot(r, rise, "-o", ms=3.5, color=color, lw=2,
+                    label=f"along {along}, λ = {num(lam_k)}")
+            ps.plot(r, 0.5 * lam_k * r ** 2, "--", color=color, lw=1.5)
+        ps.set(xscale="log", yscale="log", xlabel="distance r from the solution (log scale)",
+               ylabel="rise of the training loss (log)",
+               title="(c) rise along v₁ and v₂ (mean of ±r)\nagainst the quadratic model")
+        _plain_log_axis(ps.xaxis, r)
+        _plain_log_axis(ps.yaxis, np.concatenate([ln.get_ydata() for ln in ps.lines]))
+        handles = [*ps.get_legend_handles_labels()[0],
+                   plt.Line2D([], [], color="grey", ls="-", lw=2, label="measured"),
+                   plt.Line2D([], [], color="grey", ls="--", lw=1.5, label="quadratic ½λr²")]
+        ps.legend(handles=handles, loc="upper left")
+        alpha = np.asarray(results["line_alpha"])
+        train = np.asarray(results["line_loss"])
+        keep = alpha >= 0.5
+        pl.plot(alpha[keep], train[keep], "-o", ms=4, color="C0", label="training loss")
+        best = int(np.argmin(train))
+        at_solution = float(train[np.argmin(np.abs(alpha - 1))])
+        pl.plot(alpha[best], train[best], "v", color="C3", ms=11, ls="none",
+                label=f"smallest: α = {num(alpha[best])},\n{num(train[best] / at_solution)} × "
+                      "the loss at α = 1")
+        pl.axvline(1, color="grey", ls=":", lw=1.2)
+        pl.annotate("solution", (1, 0.5), xycoords=("data", "axes fraction"),
+                    xytext=(-4, 0), textcoords="offset points", ha="right", va="center",
+                    rotation=90, color="dimgrey")
+        pl.set(yscale="log", xlabel="α in (1 − α)·θ_init + α·θ_solution",
+               ylabel="training loss (log scale)",
+               title="(d) the line from initialization\nthrough the solution")
+        _plain_log_axis(pl.yaxis, train[keep])
+        pl.legend(loc="upper right")
+        fig.suptitle("Training loss around one MNIST solution (red star)")
+        save_figure(fig, "error_surface_random_planes_and_hessian_plane")
+    return fig
+
+
+def other_random_planes_figure(results: dict) -> plt.Figure:
+    """The random planes of the other direction seeds (the first is in
+    :func:`planes_figure`), on the same colour scale, in a grid of two columns.
+
+    Args:
+        results: what :func:`run` returns.
+
+    Returns:
+        The figure, saved as ``error_surface_random_planes_other_seeds``.
+    """
+    seeds = list(results["direction_seeds"])[1:]
+    if not seeds:
+        raise ValueError("only one direction seed: there is no other random plane to draw")
+    with plt.rc_context(README_RC):
+        rows = -(-len(seeds) // 2)
+        fig, axes = plt.subplots(rows, 2, figsize=(9.6, 4.2 * rows), squeeze=False,
+                                 layout="constrained")
+        levels = _plane_levels(results)
+        axis = np.asarray(results["axis"])
+        for ax, seed, grid in zip(axes.flat, seeds, results["random_planes"][1:], strict=False):
+            cs = _plane_panel(ax, axis, grid, levels)
+            ax.set(title=f"direction seed {seed}", xlabel="α", ylabel="β")
+        for extra in axes.flat[len(seeds):]:
+            extra.set_visible(False)
+        fig.colorbar(cs, ax=axes.ravel().tolist(), format="%.1f", ticks=MaxNLocator(6),
+                     shrink=0.8, label="log10 training loss")
+        fig.suptitle("Random filter-normalized planes around the same solution (red star), "
+                     "other direction seeds")
+        save_figure(fig, "error_surface_random_planes_other_seeds")
     return fig
 
 
@@ -207,7 +306,9 @@ def scale_figure(results: dict) -> plt.Figure:
 
 
 def make_figures(results: dict) -> list[plt.Figure]:
-    """Random plane (contour + 3-D), all random planes with the Hessian plane, the line from
-    init to solution, the last-layer scale, the PCA-plane path."""
-    return [random_plane_figure(results), planes_figure(results), line_figure(results),
+    """Random plane (contour + 3-D), the first random plane with the Hessian plane, the
+    quadratic model and the line, the other random planes, the line from init to solution,
+    the last-layer scale, the PCA-plane path."""
+    return [random_plane_figure(results), planes_figure(results),
+            other_random_planes_figure(results), line_figure(results),
             scale_figure(results), path_figure(results)]

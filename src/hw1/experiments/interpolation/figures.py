@@ -11,10 +11,28 @@ from hw1.plotting import save_figure
 from .analysis import _label
 from .run import ALIGNED, PAIRS
 
+README_RC = {"font.size": 11.5, "axes.titlesize": 12, "axes.labelsize": 12,
+             "xtick.labelsize": 11.5, "ytick.labelsize": 11.5, "legend.fontsize": 11.5,
+             "figure.titlesize": 13}
+"""Text sizes of the README figures: at least 11.5 pt in a figure about 1,100 px wide, so
+still about 9 pt when a code host scales it to 880 px."""
+
 
 def _pair_title(results: dict, pair: str) -> str:
+    """The pair's name, then only the setting that changes from θ₀ to θ₁ (the shared one in
+    brackets), e.g. ``"batch size, same init\nbatch 64 → 1024 (lr 0.001)"``."""
     a, b = (results["endpoints"][k]["setting"] for k in PAIRS[pair])
-    return f"{pair}\n{_label(a)} → {_label(b)}"
+    batch = (a["batch_size"], b["batch_size"])
+    lr = (f"{a['lr']:g}", f"{b['lr']:g}")
+    if batch[0] != batch[1] and lr[0] == lr[1]:
+        change = f"batch {batch[0]} → {batch[1]} (lr {lr[0]})"
+    elif lr[0] != lr[1] and batch[0] == batch[1]:
+        change = f"lr {lr[0]} → {lr[1]} (batch {batch[0]})"
+    elif batch[0] == batch[1] and lr[0] == lr[1]:
+        change = f"both {_label(a)}"
+    else:
+        change = f"{_label(a)} → {_label(b)}"
+    return f"{pair.replace('control: same settings,', 'control,')}\n{change}"
 
 
 def _curve_band(ax: plt.Axes, x: np.ndarray, runs: np.ndarray, metric: str,
@@ -55,9 +73,8 @@ def _curve_band(ax: plt.Axes, x: np.ndarray, runs: np.ndarray, metric: str,
 
 def _curves_figure(results: dict, metric: str, name: str) -> plt.Figure:
     """One interpolation metric (``"loss"`` or ``"acc"``) along θ(α) for the five pairs, in a
-    2 × 3 grid with one shared y-axis; the sixth panel holds the legend."""
-    from hw1.plotting import MAX_WIDTH_IN
-
+    2 × 3 grid with one shared y-axis; the sixth panel holds the legend. A loss axis stops
+    at 10² (the notebook's caption says which curves run above it)."""
     # same init on top, independent init below, one column per changed setting (control: 3rd)
     grid = {"batch size, same init": (0, 0), "learning rate, same init": (0, 1),
             "batch size, independent init": (1, 0), "learning rate, independent init": (1, 1),
@@ -66,8 +83,14 @@ def _curves_figure(results: dict, metric: str, name: str) -> plt.Figure:
     label = dataset_label(results["source"], results["dataset"])
     seeds = len(results["endpoints"]["base"]["rows"])
     cap = 1e2  # the loss axis stops here, so the barrier range (0.01 to 1) fills the panels
-    fig, axes = plt.subplots(2, 3, figsize=(MAX_WIDTH_IN, 6.8), sharex=True, sharey=True)
-    clipped = []
+    with plt.rc_context(README_RC):
+        return _draw_curves(results, metric, name, grid, alphas, label, seeds, cap)
+
+
+def _draw_curves(results: dict, metric: str, name: str, grid: dict, alphas: np.ndarray,
+                 label: str, seeds: int, cap: float) -> plt.Figure:
+    """The body of :func:`_curves_figure`, drawn under :data:`README_RC`."""
+    fig, axes = plt.subplots(2, 3, figsize=(10.0, 7.4), sharex=True, sharey=True)
     for pair in PAIRS:
         per_seed = results["curves"][pair]
         row, col = grid[pair]
@@ -75,15 +98,12 @@ def _curves_figure(results: dict, metric: str, name: str) -> plt.Figure:
         drawn = [("train", "C0", "-", per_seed), ("test", "C3", "--", per_seed)]
         if pair + ALIGNED in results["curves"]:
             drawn.append(("train", "C2", "-.", results["curves"][pair + ALIGNED]))
-        top = np.fmax.reduce([
+        for split, color, ls, runs in drawn:
             _curve_band(ax, alphas, np.array([c[f"{split}_{metric}"] for c in runs]),
                         metric, color, ls)
-            for split, color, ls, runs in drawn])
-        if metric == "loss" and np.any(top > cap):
-            clipped.append((pair.split(",")[0], float(alphas[top > cap].max())))
         for x in (0, 1):
             ax.axvline(x, color="grey", lw=0.8, ls=":")
-        ax.set_title(_pair_title(results, pair), fontsize=9)
+        ax.set_title(_pair_title(results, pair))
     if metric == "loss":
         axes[0, 0].set_yscale("log")
         axes[0, 0].set_ylim(top=cap)
@@ -91,35 +111,22 @@ def _curves_figure(results: dict, metric: str, name: str) -> plt.Figure:
         axes[0, 0].set_ylim(0, 1.02)
     for ax in axes[:, 0]:
         ax.set_ylabel("cross-entropy (log scale)" if metric == "loss" else "accuracy")
+    axes[0, 0].set_xticks([-1, 0, 1, 2])
     for ax in axes[1]:
         ax.set_xlabel("α")
     key = axes[0, 2]
     key.axis("off")
-    if metric == "loss":
-        mean_label = "geometric mean over seeds"
-        band_label = f"band: 95% t interval of log10 loss\nover {seeds} seeds"
-    else:
-        mean_label = "mean over seeds"
-        band_label = f"band: 95% t interval over {seeds} seeds,\nclipped to [0, 1]"
+    mean_label = "geometric mean" if metric == "loss" else "mean"
     handles = [plt.Line2D([], [], color="C0", ls="-", label=f"train ({mean_label})"),
                plt.Line2D([], [], color="C3", ls="--", label=f"test ({mean_label})"),
                plt.Line2D([], [], color="C2", ls="-.",
-                          label="train, θ₁'s hidden units matched to θ₀'s\n(independent init)"),
-               plt.Rectangle((0, 0), 1, 1, color="grey", alpha=0.3, label=band_label),
-               plt.Line2D([], [], color="grey", ls=":", label="endpoints α = 0 and α = 1")]
-    key.legend(handles=handles, loc="center", fontsize=9)
-    if metric == "loss":
-        note = "all panels share one y-axis"
-        if clipped:
-            names = " and ".join(sorted({what for what, _ in clipped}))
-            last = max(a for _, a in clipped)
-            note += (f";\ncapped at 10²: in the {names} panels\nthe bands or curves "
-                     f"run above it for α ≤ {last:.2g}".replace("-", "−"))
-        key.text(0.5, 0.1, note, transform=key.transAxes,
-                 ha="center", va="center", fontsize=9, color="0.3")
-    what = "Loss" if metric == "loss" else "Accuracy"
-    fig.suptitle(f"{label}: {what.lower()} along θ(α) = (1−α)·θ₀ + α·θ₁; every endpoint "
-                 f"trained to {results['criterion']}", fontsize=10)
+                          label="train, θ₁'s hidden units\nmatched to θ₀'s"),
+               plt.Rectangle((0, 0), 1, 1, color="grey", alpha=0.3,
+                             label=f"95% t interval, {seeds} seeds"),
+               plt.Line2D([], [], color="grey", ls=":", label="endpoints α = 0, 1")]
+    key.legend(handles=handles, loc="center")
+    fig.suptitle(f"{label}: {'cross-entropy' if metric == 'loss' else 'accuracy'} along "
+                 "θ(α) = (1−α)·θ₀ + α·θ₁")
     fig.tight_layout()
     save_figure(fig, name)
     return fig

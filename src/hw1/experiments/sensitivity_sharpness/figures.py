@@ -16,7 +16,6 @@ from .analysis import (
     _epsilon_ratio,
     _regime_name,
     _regimes,
-    _tau_cell,
     _values,
     batches,
     rank_correlations,
@@ -191,46 +190,73 @@ def figure_epsilon_scaling(results: dict) -> plt.Figure:
     return fig
 
 
+README_RC = {"font.size": 11.5, "axes.titlesize": 12, "axes.labelsize": 12,
+             "xtick.labelsize": 11.5, "ytick.labelsize": 11.5, "legend.fontsize": 11.5,
+             "figure.titlesize": 13}
+"""Text sizes of the README figure: at least 11.5 pt in a figure about 1,050 px wide, so
+still about 9.5 pt when a code host scales it to 880 px."""
+
+SHORT_NAMES = {"sensitivity_jacobian": "Jacobian sensitivity",
+               "sensitivity_loss_gradient": "loss-gradient sensitivity",
+               "sharpness": "ε-sharpness (Keskar)",
+               "sharpness_raw": "ε-sharpness (raw)",
+               "top_eigenvalue": "top Hessian eigenvalue",
+               "hessian_trace": "Hessian trace"}
+"""Panel titles of :func:`figure_flatness_vs_gap` (the x labels give the full names)."""
+
+
 def figure_flatness_vs_gap(results: dict, taus: list[dict] | None = None) -> plt.Figure:
-    """Each measure against the accuracy gap, every model, titled with its Kendall τ (95%
-    bootstrap interval) in each grouping of models: ``flatness_vs_generalization_gap``.
+    """Each measure against the accuracy gap, every fixed-rate model, in a 3 × 2 grid: each
+    panel titled with the measure's short name and, in each regime's colour, its Kendall τ
+    over that regime's models (the intervals and the pooled τ are in the notebook's table):
+    ``flatness_vs_generalization_gap``.
 
     Args:
         results: :func:`run` output.
         taus: the :func:`rank_correlations` rows if already computed, else computed here.
     """
-    from hw1.plotting import MAX_WIDTH_IN
+    from hw1.report import num
+
+    def signed(v: float) -> str:
+        return ("+" if v > 0 else "") + num(v)
 
     colors, _ = _style()
     x = np.asarray(results["batch_sizes"])
     label = dataset_label(results["source"], results["dataset"])
     taus = {(t["measure"], t["gap"], t["models"]): t
             for t in (taus if taus is not None else rank_correlations(results))}
-    groups = [(REGIME_LABELS["criterion"], "criterion"),
-              (REGIME_LABELS["equal_epochs"], "equal epochs"), ("both regimes", "both pooled")]
-    fig, axes = plt.subplots(2, 3, figsize=(MAX_WIDTH_IN, 8.6))
+    groups = {"criterion": REGIME_LABELS["criterion"],
+              "equal_epochs": REGIME_LABELS["equal_epochs"]}
     markers = dict(zip(x, "os^Dv<>p", strict=False))
     fixed = [r for r in results["rows"] if r["regime"] in FIXED]
-    for ax, key in zip(axes.flat, MEASURES, strict=True):
-        for r in fixed:
-            ax.plot(r[key], r["gap_acc"], markers[r["batch"]], color=colors[r["regime"]],
-                    ms=6, alpha=0.7, mfc="none" if r["reached"] is False else None)
-        ax.set(xscale="log", ylabel="accuracy gap (train − test)", xlabel=MEASURES[key])
-        _sparse_log_ticks(ax)
-        ax.set_title("\n".join(f"τ, {name}: {_tau_cell(taus[(key, 'gap_acc', group)])}"
-                               for group, name in groups), fontsize=9, loc="left")
-    handles = [plt.Line2D([], [], color=colors[g], marker="o", ls="", ms=6,
-                          label=f"{_regime_name(g)} regime") for g in FIXED]
-    handles += [plt.Line2D([], [], color="grey", marker=markers[bs], ls="", ms=6,
-                           label=f"batch {bs}") for bs in x]
-    if any(r["reached"] is False for r in fixed):
-        handles.append(plt.Line2D([], [], color="grey", marker="o", mfc="none", ls="", ms=6,
-                                  label="hollow: hit the step cap"))
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
-    fig.suptitle(f"{label}: each measure against the accuracy gap, the {len(fixed)} fixed-rate "
-                 "models (Kendall τ with 95% bootstrap interval over models)", fontsize=10)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    save_figure(fig, "flatness_vs_generalization_gap")
+    with plt.rc_context(README_RC):
+        fig, axes = plt.subplots(3, 2, figsize=(9.4, 11.0))
+        for ax, key in zip(axes.flat, MEASURES, strict=True):
+            for r in fixed:
+                ax.plot(r[key], r["gap_acc"], markers[r["batch"]], color=colors[r["regime"]],
+                        ms=7, alpha=0.7, mfc="none" if r["reached"] is False else None)
+            ax.set(xscale="log", xlabel=MEASURES[key])
+            _sparse_log_ticks(ax)
+            ax.set_title(SHORT_NAMES.get(key, key), loc="left")
+            right = ax.set_title(f"τ {signed(taus[(key, 'gap_acc', groups['criterion'])]['tau'])}",
+                                 loc="right", color=colors["criterion"])
+            ax.annotate(f"τ {signed(taus[(key, 'gap_acc', groups['equal_epochs'])]['tau'])}   ",
+                        (0, 0), xycoords=right, ha="right", va="bottom",
+                        color=colors["equal_epochs"], fontsize=right.get_fontsize())
+        for ax in axes[:, 0]:
+            ax.set_ylabel("accuracy gap\n(train − test)")
+        handles = [plt.Line2D([], [], color=colors[g], marker="o", ls="", ms=7,
+                              label=f"{_regime_name(g)} regime (and its τ)") for g in FIXED]
+        handles += [plt.Line2D([], [], color="grey", marker=markers[bs], ls="", ms=7,
+                               label=f"batch {bs}") for bs in x]
+        if any(r["reached"] is False for r in fixed):
+            handles.append(plt.Line2D([], [], color="grey", marker="o", mfc="none", ls="",
+                                      ms=7, label="hollow: hit the step cap"))
+        fig.legend(handles=handles, loc="lower center", ncol=4, frameon=False)
+        fig.suptitle(f"{label}: each measure against the accuracy gap, {len(fixed)} models "
+                     "(τ: Kendall τ per regime)")
+        fig.tight_layout(rect=(0, 0.07, 1, 1))
+        save_figure(fig, "flatness_vs_generalization_gap")
     return fig
 
 
