@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FuncFormatter
 
+from hw1.data import TARGET_FUNCTIONS
 from hw1.plotting import save_figure
 
 from .analysis import _per_seed, _task_name
@@ -28,8 +29,14 @@ def _full_batch_steps(r: dict) -> tuple[np.ndarray, np.ndarray]:
     return it, ~short_batch_steps(r["n_train"], r["batch_size"], len(it))
 
 
+def _figure_task_name(task: str) -> str:
+    """A task as the figures name it: ``"1-D task: sin(5πx)/(5πx)"`` for a target function
+    (as the text calls it), else the dataset (``"MNIST"``)."""
+    return f"1-D task: {_task_name(task)}" if task in TARGET_FUNCTIONS else _task_name(task)
+
+
 def _band_or_seeds(ax: plt.Axes, steps: np.ndarray, values: np.ndarray, color: str,
-                   label: str) -> bool:
+                   label: str, seeds: list | None = None) -> bool:
     """The mean over seeds with its 95% t band, or, where that band would reach 0 (off a log
     axis), the mean with each seed's curve drawn thinly instead.
 
@@ -39,6 +46,9 @@ def _band_or_seeds(ax: plt.Axes, steps: np.ndarray, values: np.ndarray, color: s
         values: ``(S, M)`` per-seed values.
         color: line colour.
         label: legend label of the mean line.
+        seeds: the ``S`` seeds; if given, single seeds are told apart by line style and each
+            is labelled ``"seed <s>"`` (black, one style per seed, as in every panel; else one
+            thin style in ``color`` and one entry for all).
 
     Returns:
         True if the band was drawn, False if the single seeds were.
@@ -51,16 +61,23 @@ def _band_or_seeds(ax: plt.Axes, steps: np.ndarray, values: np.ndarray, color: s
         band(ax, steps, values, label=f"{label}, mean; {BAND_NOTE}", color=color)
         return True
     ax.plot(steps, values.mean(0), color=color, lw=1.6, label=f"{label}, mean over seeds")
+    styles = ("-", "--", ":", "-.")
     for k, v in enumerate(values):
-        ax.plot(steps, v, color=color, lw=0.6, alpha=0.6,
-                label=f"{label}, single seeds" if k == 0 else None)
+        if seeds is None:
+            ax.plot(steps, v, color=color, lw=0.6, alpha=0.6,
+                    label=f"{label}, single seeds" if k == 0 else None)
+        else:
+            ax.plot(steps, v, color="black", lw=0.9, ls=styles[k % len(styles)], alpha=0.8,
+                    label=f"seed {seeds[k]}")
     return False
 
 
 def loss_and_gradient_figure(results: dict) -> plt.Figure:
     """Per task (column): the full-batch loss (top) and full-batch ‖∇L‖ (bottom) over the
-    iterations, mean over seeds with the 95% t interval over seeds as a band; seed 0's
-    mini-batch loss of every iteration in grey.
+    iterations, mean over seeds with the 95% t interval over seeds as a band (or, where the
+    band would reach 0, each seed in its own black line style, one legend for all panels);
+    seed 0's mini-batch loss of every iteration in grey. Under 8 in wide, so that its 9 pt
+    text is not scaled down at the README's ~880 px.
 
     Args:
         results: what :func:`run` returns.
@@ -69,7 +86,7 @@ def loss_and_gradient_figure(results: dict) -> plt.Figure:
         The figure, saved as ``gradient_norm_and_loss``.
     """
     tasks = list(results)
-    fig, axes = plt.subplots(2, len(tasks), figsize=(4.8 * len(tasks), 7.0), sharex="col",
+    fig, axes = plt.subplots(2, len(tasks), figsize=(3.9 * len(tasks), 7.4), sharex="col",
                              squeeze=False, layout="constrained")
     for col, task in enumerate(tasks):
         r = results[task]
@@ -78,20 +95,30 @@ def loss_and_gradient_figure(results: dict) -> plt.Figure:
         top, bottom = axes[0, col], axes[1, col]
         top.plot(it[full_batch], np.asarray(r["runs"][0]["history"]["step_loss"])[full_batch],
                  lw=0.4, color="grey", alpha=0.5, label="mini-batch loss (seed 0)")
-        top.plot(steps, _per_seed(r, "full_loss")[0], "--", color="black", lw=0.9,
-                 label="full-batch loss (seed 0)")
-        _band_or_seeds(top, steps, _per_seed(r, "full_loss"), "C0", "full-batch loss")
+        seeds = list(r["seeds"])
+        if _band_or_seeds(top, steps, _per_seed(r, "full_loss"), "C0", "full-batch loss",
+                          seeds):  # else seed 0's full-batch loss is drawn among the seeds
+            top.plot(steps, _per_seed(r, "full_loss")[0], "-", color="black", lw=0.9,
+                     alpha=0.8, label=f"full-batch loss, seed {seeds[0]}")
         top.set(yscale="log", ylabel=f"{r['loss']} loss",
-                title=f"{_task_name(task)}: {r['n_params']:,} parameters")
+                title=f"{_figure_task_name(task)}\n{r['n_params']:,} parameters")
         _band_or_seeds(bottom, steps, np.sqrt(_per_seed(r, "full_grad_norm_sq")), "C3",
-                       "full-batch ‖∇L‖")
+                       "full-batch ‖∇L‖", seeds)
         bottom.set(yscale="log", ylabel="‖∇L‖", xlabel="iteration")
         for ax in (top, bottom):
             _plain_log_ticks(ax)
-            handles, labels = ax.get_legend_handles_labels()
-            # the band note on its own line keeps the legend narrow, clear of the early drop
-            labels = [lab.replace("; band:", ";\nband:") for lab in labels]
-            ax.legend(handles, labels, loc="upper right", fontsize=9)
+            entries = [(h, lab.replace("; band:", ";\nband:"))  # the band note on its own
+                       for h, lab in zip(*ax.get_legend_handles_labels(), strict=True)
+                       if not lab.startswith("seed ")]  # line: a narrow legend
+            ax.legend(*zip(*entries, strict=True), loc="upper right", fontsize=9)
+    single = {lab: h for ax in axes.flat
+              for h, lab in zip(*ax.get_legend_handles_labels(), strict=True)
+              if lab.startswith("seed ")}  # the same styles in every panel: one legend
+    if single:
+        fig.legend(list(single.values()), [f"{lab} (single seeds, where no band)"
+                                           if i == 0 else lab
+                                           for i, lab in enumerate(single)],
+                   loc="outside lower center", ncol=len(single))
     fig.suptitle(f"Full-batch loss and gradient norm, {len(results[tasks[0]]['seeds'])} seeds")
     save_figure(fig, "gradient_norm_and_loss")
     return fig
@@ -132,7 +159,7 @@ def noise_figure(results: dict) -> plt.Figure:
                                    "noise √(c·tr Σ/B)")
         (banded if drew_band else seeded).append(_task_name(task))
         ax.set(yscale="log", xlabel="iteration", ylabel="gradient norm",
-               title=f"{_task_name(task)}, batches of B = {r['batch_size']}")
+               title=f"{_figure_task_name(task)}, batches of B = {r['batch_size']}")
         _plain_log_ticks(ax)
     legend = {}  # label -> handle, over both panels, the noise entries written once below
     for ax in axes[0]:
@@ -199,7 +226,7 @@ def noise_scale_and_update_figure(results: dict, lr: float, window: int = 50) ->
         top.axhline(r["batch_size"], color="black", ls=":", lw=1,
                     label=f"batch size B = {r['batch_size']}")
         top.set(yscale="log", ylabel="gradient-noise scale tr Σ/‖∇L‖²", xlabel="iteration",
-                title=f"{_task_name(task)}: noise scale (McCandlish et al., 2018)")
+                title=f"{_figure_task_name(task)}: noise scale (McCandlish et al., 2018)")
         n = min(len(run["measured"]["step_update_norm"]) for run in r["runs"])
         update = np.asarray([run["measured"]["step_update_norm"][:n] for run in r["runs"]])
         grad = np.asarray([run["history"]["step_grad_norm"][:n] for run in r["runs"]])

@@ -116,7 +116,9 @@ def figure_predictions(results: dict, fraction: float,
     minus target instead, on one symmetric y-range per column. The other columns share one
     y-range, the target's widened by 0.6 of its span on each side; a seed that leaves it is
     clipped, marked by a triangle on the axis edge where it leaves most, and its extreme value
-    is given in the panel title.
+    is given in the panel title. Each column has its own legend of what it draws; two
+    columns make the figure 8 in wide, so that its 9 pt text is not scaled down at the
+    README's ~880 px.
 
     Args:
         results: as returned by :func:`run`.
@@ -132,8 +134,8 @@ def figure_predictions(results: dict, fraction: float,
 
     fns = list(results)
     depths = list(next(iter(results.values())))
-    fig, axes = plt.subplots(len(depths), len(fns), figsize=(5.2 * len(fns),
-                             2.9 * len(depths) + 0.6), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(len(depths), len(fns), figsize=(4.0 * len(fns),
+                             2.9 * len(depths) + 0.9), squeeze=False, sharex=True)
     for col, fn in enumerate(fns):
         target = target_function(fn)
         for row, depth in enumerate(depths):
@@ -178,20 +180,28 @@ def figure_predictions(results: dict, fraction: float,
             top = max(max(abs(v) for v in axes[row, col].get_ylim()) for row in range(len(depths)))
             for row in range(len(depths)):
                 axes[row, col].set_ylim(-top, top)
-    shown = [target_function(fn).formula for fn in fns if fn in residual]
-    note = f"; {', '.join(shown)}: prediction minus target" if shown else ""
     fig.suptitle("Every evaluation seed's prediction after the finish, at each depth's chosen "
-                 "rate" + note)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    handles = [Line2D([], [], color="black", lw=2.5, alpha=0.25, label="ground truth (0 for "
-                      "residuals)"),
-               Line2D([], [], color="C2", label=f"success (MSE < {fraction:g} × constant's)"),
-               Line2D([], [], color="C3", label="no success")]
-    if any(line.get_marker() in ("v", "^") for ax in axes.flat for line in ax.get_lines()):
-        handles.append(Line2D([], [], color="0.5", marker="v", mec="black", ms=9, ls="none",
-                              label="seed clipped by the y-axis (value in title)"))
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), bbox_to_anchor=(0.5, 0),
-               fontsize=9)
+                 f"rate\nsuccess: final MSE below {fraction:g} × that of the best constant "
+                 "predictor")
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    for col, fn in enumerate(fns):  # each column's legend lists what that column draws
+        if fn in residual:
+            truth = Line2D([], [], color="black", lw=2.5, alpha=0.25,
+                           label="0 (prediction = target)")
+        else:
+            truth = Line2D([], [], color="black", lw=2.5, alpha=0.25, label="target")
+        drawn = [line for row in range(len(depths)) for line in axes[row, col].get_lines()]
+        colors = {line.get_color() for line in drawn}
+        handles = [truth]
+        handles += [Line2D([], [], color="C2", label="seed with success")] * ("C2" in colors)
+        handles += [Line2D([], [], color="C3", label="seed without success")] * (
+            "C3" in colors)
+        if any(line.get_marker() in ("v", "^") for line in drawn):
+            handles.append(Line2D([], [], color="0.5", marker="v", mec="black", ms=9,
+                                  ls="none", label="seed clipped by the y-axis (value in "
+                                  "title)"))
+        axes[-1, col].legend(handles=handles, loc="upper center", ncol=1,
+                             bbox_to_anchor=(0.5, -0.2), frameon=False)
     save_figure(fig, "simulate_function_predictions")
     return fig
 

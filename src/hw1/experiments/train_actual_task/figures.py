@@ -63,7 +63,8 @@ def figure_differences(results: dict, n_boot: int = 2000) -> plt.Figure:
 
 def figure_dataset(results: dict, name: str, zoom_from: int = 2) -> plt.Figure:
     """One dataset: one row per head; loss (left) and accuracy (right, zoomed to the range of
-    the accuracies from epoch ``zoom_from`` on) per epoch, train solid and test dashed (at
+    the accuracies from epoch ``zoom_from`` on, one range shared by all heads so that their
+    panels compare by eye) per epoch, train solid and test dashed (at
     the epochs the test set was read), one colour per depth, each a mean over seeds with its
     95% t band (:func:`hw1.plotting.band`); saved as ``train_actual_task_<name>``.
 
@@ -79,11 +80,13 @@ def figure_dataset(results: dict, name: str, zoom_from: int = 2) -> plt.Figure:
 
     res = results[name]
     heads = list(res["heads"])
-    fig = plt.figure(figsize=(10.4, 4.6 * len(heads) + 0.6))
+    fig = plt.figure(figsize=(8.0, 4.2 * len(heads) + 0.6))
     grid = fig.add_gridspec(2 * len(heads), 2, height_ratios=[1.0, 0.2] * len(heads))
+    shown = []  # accuracies from epoch `zoom_from` on, every head: the zoomed axes' range
+    acc_axes = []
     for row, head in enumerate(heads):
         ax_loss, ax_acc = fig.add_subplot(grid[2 * row, 0]), fig.add_subplot(grid[2 * row, 1])
-        shown = []  # accuracies from epoch `zoom_from` on: the zoomed axis' range
+        acc_axes.append(ax_acc)
         for depth, r in res["heads"][head].items():
             hists = [History.from_dict(h) for h in r["histories"]]
             epoch = np.array(hists[0].epoch)
@@ -99,16 +102,18 @@ def figure_dataset(results: dict, name: str, zoom_from: int = 2) -> plt.Figure:
                     if key == "acc":
                         shown.extend(values[:, kept & (epoch >= zoom_from)].ravel())
         ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title=f"{_head(head)} head: loss")
-        low, high = min(shown), max(shown)
-        pad = 0.1 * (high - low) + 0.005
-        ax_acc.set(xlabel="epoch", ylabel="accuracy (zoomed)",
-                   title=f"{_head(head)} head: accuracy from epoch {zoom_from} (zoomed)",
-                   ylim=(max(0.0, low - pad), min(1.0, high + pad)), xlim=(zoom_from - 0.3, None))
+        ax_acc.set(xlabel="epoch", ylabel="accuracy (same range in every row)",
+                   title=f"{_head(head)} head: accuracy from epoch {zoom_from}",
+                   xlim=(zoom_from - 0.3, None))
         ax_loss.plot([], [], color="black", label="train (solid)")
         ax_loss.plot([], [], color="black", ls="--", label="test (dashed)")
         ax_legend = fig.add_subplot(grid[2 * row + 1, :])
         ax_legend.axis("off")
         ax_legend.legend(*ax_loss.get_legend_handles_labels(), loc="center", ncol=2)
+    low, high = min(shown), max(shown)
+    pad = 0.1 * (high - low) + 0.005
+    for ax_acc in acc_axes:
+        ax_acc.set_ylim(max(0.0, low - pad), min(1.0, high + pad))
     seeds = len(next(_runs(res))[2]["histories"])
     fig.suptitle(f"{_label(results, name)}: CNNs of equal parameter count, {seeds} seeds\n"
                  f"line: mean; {BAND_NOTE}")
