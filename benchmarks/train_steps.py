@@ -21,7 +21,7 @@ The floor of a row is what the step cannot avoid on this machine:
   write back three: 7 · 4 · R · P bytes; SGD with momentum: 5 · 4 · R · P), at the copy
   bandwidth measured in this run (one copy moving as many bytes, read plus written).
 
-"share" is floor / ours. Targets (issue 17): steps at batch <= 128 of notebooks 10 and 11 at
+"share" is floor / ours. Targets: steps at batch <= 128 of notebooks 10 and 11 at
 least 4x faster than today's; notebook 08's shapes at least 60% of the floor. The results go
 to ``benchmarks/train_steps.json``. By default the whole benchmark runs in 3 fresh processes
 one after another and the table shows each row's medians over them, with the spread of the
@@ -221,6 +221,35 @@ def _block(stepper, batches: list[torch.Tensor]) -> float:
     return (time.perf_counter() - start) / len(batches)
 
 
+class ProductsOnly:
+    """The matrix products of one stacked-MLP step of :class:`hw1.ensemble.EnsembleSteps`
+    and nothing else: the same ``baddbmm`` and ``bmm`` calls on the same shapes and layouts
+    (forward, the weight gradients, the input gradients of every layer but the first), on
+    fixed inputs. Its time is a floor that the step cannot beat without computing its
+    products differently (another kernel, layout or precision, which changes the numbers).
+    """
+
+    def __init__(self, ens: Ensemble, batch: int, gen: torch.Generator):
+        mlp_plan = ens._mlp
+        self.views = mlp_plan.views(ens.flat)
+        self.grads = mlp_plan.views(torch.zeros_like(ens.flat))
+        r = ens.size
+        sizes = [mlp_plan.layers[0][2]] + [o for _w, _b, _i, o in mlp_plan.layers]
+        self.acts = [torch.randn(r, batch, n, generator=gen) for n in sizes[:-1]]
+        self.dzs = [torch.randn(r, batch, n, generator=gen) for n in sizes[1:]]
+        self.small = batch < ensemble_module._SMALL_BATCH
+        self.scratch = [torch.empty_like(gw.contiguous()) for gw, _gb in self.grads]
+
+    def step(self, idx: torch.Tensor, epoch: int, step: int) -> None:
+        for (W, b), a in zip(self.views, self.acts, strict=True):
+            torch.baddbmm(b.unsqueeze(1), a, W.transpose(1, 2))
+        for layer in range(len(self.views) - 1, -1, -1):
+            gW = self.scratch[layer] if self.small else self.grads[layer][0]
+            torch.bmm(self.dzs[layer].transpose(1, 2), self.acts[layer], out=gW)
+            if layer:
+                torch.bmm(self.dzs[layer], self.views[layer][0])
+
+
 def measure(row: Row, repeats: int, block_seconds: float, mlp_path: str, adam: str) -> dict:
     """Time ours and today's step side by side; return the row's numbers."""
     gen = torch.Generator().manual_seed(0)
@@ -238,16 +267,23 @@ def measure(row: Row, repeats: int, block_seconds: float, mlp_path: str, adam: s
     today = FrozenEnsembleStep(_models(row), x, y, lr=row.lrs, optimizer=row.optimizer,
                                loss=row.loss, schedule=row.schedule,
                                total_steps=row.total_steps)
+    products = (ProductsOnly(ens, row.batch, gen) if ens._mlp is not None and row.batch > 0
+                else None)
     warm = _batches(row, 5, gen)
     _block(ours, warm)
+    if products is not None:
+        _block(products, warm)
     per_step = _block(today, warm)  # the slower one sets the block length
     steps = int(min(400, max(5, block_seconds / per_step)))
     batches = _batches(row, steps, gen)
-    t_ours, t_today = [], []
+    t_ours, t_today, t_products = [], [], []
     for _ in range(repeats):
         t_ours.append(_block(ours, batches))
+        if products is not None:
+            t_products.append(_block(products, batches))
         t_today.append(_block(today, batches))
     ours_s, today_s = statistics.median(t_ours), statistics.median(t_today)
+    products_ms = 1e3 * statistics.median(t_products) if t_products else None
     model = row.make()
     P = count_params(model)
     per_sample = (P if all(isinstance(m, (nn.Linear, nn.Flatten, nn.ReLU, nn.Tanh))
@@ -258,11 +294,13 @@ def measure(row: Row, repeats: int, block_seconds: float, mlp_path: str, adam: s
     return {"name": row.name, "what": row.what, "models": row.models, "batch": row.batch,
             "params_per_model": P, "gemm_flops": flops, "optimizer_bytes": opt_bytes,
             "ours_ms": 1e3 * ours_s, "today_ms": 1e3 * today_s, "ratio": today_s / ours_s,
+            "products_ms": products_ms,
             "steps_per_block": steps, "opt_copy_s": copy_seconds(opt_bytes)}
 
 
-FMT = "{:<64} {:>9} {:>9} {:>13} {:>9} {:>13} {:>12} {:>4}"
-HEAD = ("what", "ours ms", "today ms", "ratio", "floor ms", "share", "target", "met")
+FMT = "{:<64} {:>9} {:>9} {:>13} {:>9} {:>13} {:>12} {:>4} {:>11} {:>10}"
+HEAD = ("what", "ours ms", "today ms", "ratio", "floor ms", "share", "target", "met",
+        "products ms", "target ms")
 
 
 def _judge(row: Row, ratio: float, share: float) -> tuple[str, bool | None]:
@@ -273,6 +311,11 @@ def _judge(row: Row, ratio: float, share: float) -> tuple[str, bool | None]:
     return f">={row.target[1]:.0%} floor", share >= row.target[1]
 
 
+def _target_ms(row: Row, today_ms: float) -> float | None:
+    """The step time a ratio target asks for (today's step divided by the ratio)."""
+    return today_ms / row.target[1] if row.target and row.target[0] == "ratio" else None
+
+
 def _print_row(m: dict) -> None:
     def spread(key, form):
         lo, hi = m.get(key + "_min"), m.get(key + "_max")
@@ -281,7 +324,10 @@ def _print_row(m: dict) -> None:
     print(FMT.format(m["what"][:64], f"{m['ours_ms']:.3f}", f"{m['today_ms']:.3f}",
                      spread("ratio", lambda v: f"{v:.1f}x"), f"{m['floor_ms']:.3f}",
                      spread("share", lambda v: f"{v:.0%}"), m["target"],
-                     "-" if m["met"] is None else ("yes" if m["met"] else "NO")), flush=True)
+                     "-" if m["met"] is None else ("yes" if m["met"] else "NO"),
+                     "-" if m.get("products_ms") is None else f"{m['products_ms']:.3f}",
+                     "-" if m.get("target_ms") is None else f"{m['target_ms']:.3f}"),
+          flush=True)
 
 
 def run_once(args, rows: list[Row]) -> dict:
@@ -303,6 +349,7 @@ def run_once(args, rows: list[Row]) -> dict:
                  floor_ms=floor_ms, share=floor_ms / m["ours_ms"],
                  today_share=floor_ms / m["today_ms"])
         m["target"], m["met"] = _judge(row, m["ratio"], m["share"])
+        m["target_ms"] = _target_ms(row, m["today_ms"])
         out.append(m)
         _print_row(m)
     others = cpu_seconds() - own_cpu_seconds() - others_start
@@ -335,12 +382,16 @@ def run_processes(args, rows: list[Row]) -> dict:
     for i, row in enumerate(rows):
         per = [r["rows"][i] for r in runs]
         m = {k: v for k, v in per[0].items() if not isinstance(v, float)}
-        for key in ("ours_ms", "today_ms", "ratio", "floor_ms", "share", "gemm_floor_ms",
-                    "opt_floor_ms", "today_share"):
+        keys = ["ours_ms", "today_ms", "ratio", "floor_ms", "share", "gemm_floor_ms",
+                "opt_floor_ms", "today_share"]
+        if per[0].get("products_ms") is not None:
+            keys.append("products_ms")
+        for key in keys:
             values = [p[key] for p in per]
             m[key] = statistics.median(values)
             m[key + "_min"], m[key + "_max"] = min(values), max(values)
         m["target"], m["met"] = _judge(row, m["ratio"], m["share"])
+        m["target_ms"] = _target_ms(row, m["today_ms"])
         merged.append(m)
         _print_row(m)
     for r in runs:
