@@ -238,7 +238,7 @@ class ProductsOnly:
         self.acts = [torch.randn(r, batch, n, generator=gen) for n in sizes[:-1]]
         self.dzs = [torch.randn(r, batch, n, generator=gen) for n in sizes[1:]]
         self.small = batch < ensemble_module._SMALL_BATCH
-        self.scratch = [torch.empty_like(gw.contiguous()) for gw, _gb in self.grads]
+        self.scratch = [torch.empty(gw.shape) for gw, _gb in self.grads]
 
     def step(self, idx: torch.Tensor, epoch: int, step: int) -> None:
         for (W, b), a in zip(self.views, self.acts, strict=True):
@@ -267,8 +267,7 @@ def measure(row: Row, repeats: int, block_seconds: float, mlp_path: str, adam: s
     today = FrozenEnsembleStep(_models(row), x, y, lr=row.lrs, optimizer=row.optimizer,
                                loss=row.loss, schedule=row.schedule,
                                total_steps=row.total_steps)
-    products = (ProductsOnly(ens, row.batch, gen) if ens._mlp is not None and row.batch > 0
-                else None)
+    products = ProductsOnly(ens, row.batch, gen) if ens._mlp is not None else None
     warm = _batches(row, 5, gen)
     _block(ours, warm)
     if products is not None:
@@ -303,17 +302,17 @@ HEAD = ("what", "ours ms", "today ms", "ratio", "floor ms", "share", "target", "
         "products ms", "target ms")
 
 
-def _judge(row: Row, ratio: float, share: float) -> tuple[str, bool | None]:
+def _judge(row: Row, m: dict) -> None:
+    """Set ``m``'s target label, whether it is met, and the step time a ratio target asks
+    for (today's step divided by the ratio; None for other targets)."""
+    m["target"], m["met"], m["target_ms"] = "-", None, None
     if row.target is None:
-        return "-", None
+        return
     if row.target[0] == "ratio":
-        return f">={row.target[1]:g}x today", ratio >= row.target[1]
-    return f">={row.target[1]:.0%} floor", share >= row.target[1]
-
-
-def _target_ms(row: Row, today_ms: float) -> float | None:
-    """The step time a ratio target asks for (today's step divided by the ratio)."""
-    return today_ms / row.target[1] if row.target and row.target[0] == "ratio" else None
+        m["target"], m["met"] = f">={row.target[1]:g}x today", m["ratio"] >= row.target[1]
+        m["target_ms"] = m["today_ms"] / row.target[1]
+    else:
+        m["target"], m["met"] = f">={row.target[1]:.0%} floor", m["share"] >= row.target[1]
 
 
 def _print_row(m: dict) -> None:
@@ -348,8 +347,7 @@ def run_once(args, rows: list[Row]) -> dict:
         m.update(gemm_floor_ms=1e3 * gemm_s, opt_floor_ms=1e3 * m["opt_copy_s"],
                  floor_ms=floor_ms, share=floor_ms / m["ours_ms"],
                  today_share=floor_ms / m["today_ms"])
-        m["target"], m["met"] = _judge(row, m["ratio"], m["share"])
-        m["target_ms"] = _target_ms(row, m["today_ms"])
+        _judge(row, m)
         out.append(m)
         _print_row(m)
     others = cpu_seconds() - own_cpu_seconds() - others_start
@@ -390,8 +388,7 @@ def run_processes(args, rows: list[Row]) -> dict:
             values = [p[key] for p in per]
             m[key] = statistics.median(values)
             m[key + "_min"], m[key + "_max"] = min(values), max(values)
-        m["target"], m["met"] = _judge(row, m["ratio"], m["share"])
-        m["target_ms"] = _target_ms(row, m["today_ms"])
+        _judge(row, m)
         merged.append(m)
         _print_row(m)
     for r in runs:
